@@ -1,0 +1,62 @@
+/* notary-json.h — strict JSON parsing and TUF canonical JSON.
+ *
+ * Parsing is stricter than the reference on purpose: duplicate object keys
+ * are an error (the Go decoder keeps the last one, which lets two parsers of
+ * one file disagree), and so is invalid UTF-8.  Canonical output follows
+ * tuf-metadata.md §2 exactly (docker/go MarshalCanonical): sorted keys by
+ * raw bytes, no whitespace, only `"` and `\` escaped, integers only.
+ */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+#define NOTARY_JSON_ERROR (notary_json_error_quark ())
+GQuark notary_json_error_quark (void);
+
+typedef enum
+{
+  NOTARY_JSON_ERROR_PARSE,         /* not JSON, or invalid UTF-8 */
+  NOTARY_JSON_ERROR_DUPLICATE_KEY, /* an object names one key twice */
+  NOTARY_JSON_ERROR_NOT_CANONICAL, /* value cannot be canonicalised (non-integral number) */
+} NotaryJsonError;
+
+/* Parse @len bytes (or NUL-terminated when @len < 0).  Rejects duplicate
+ * keys at any depth.  \return (transfer full) the root node. */
+JsonNode *notary_json_parse (const char *data, gssize len, GError **error);
+
+/* Append the canonical encoding of @node to @out.  \return FALSE (and
+ * leaves @out partly written) on a value that cannot be canonicalised. */
+gboolean notary_json_write_canonical (GString *out, JsonNode *node, GError **error);
+
+/* Canonical bytes of @node.  \return (transfer full). */
+GBytes *notary_json_canonicalize (JsonNode *node, GError **error);
+
+/* Append @s as a canonical JSON string (quotes included). */
+void notary_json_write_canonical_string (GString *out, const char *s);
+
+/* Parse an RFC 3339 timestamp ("2024-05-01T10:00:00.123456789Z",
+ * "…+02:00").  \return seconds since the epoch in @out_unix (fraction
+ * truncated toward the past). */
+gboolean notary_time_parse_rfc3339 (const char *s, gint64 *out_unix, GError **error);
+
+/* Go's RFC3339Nano rendering in UTC: "2006-01-02T15:04:05.999999999Z"
+ * with trailing fraction zeros trimmed (fraction omitted when 0).
+ * @nanos in [0, 1e9).  \return (transfer full). */
+char *notary_time_format_rfc3339 (gint64 unix_seconds, gint32 nanos);
+
+/* HTTP date for Last-Modified: "Mon, 02 Jan 2006 15:04:05 GMT". */
+char *notary_time_format_http (gint64 unix_seconds);
+
+/* Convenience accessors on parsed TUF JSON; all return NULL/FALSE when the
+ * member is missing or of another type (no GError: callers phrase the
+ * error in TUF terms). */
+JsonObject *notary_json_object_get_object (JsonObject *obj, const char *member);
+JsonArray *notary_json_object_get_array (JsonObject *obj, const char *member);
+const char *notary_json_object_get_string (JsonObject *obj, const char *member);
+/* An integral JSON number (no fraction, fits gint64). */
+gboolean notary_json_object_get_int (JsonObject *obj, const char *member, gint64 *out);
+
+G_END_DECLS
