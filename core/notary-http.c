@@ -1,1 +1,1080 @@
-/* placeholder: being written */
+/* notary-http.c — routes, handlers and workers of notary-server.
+ *
+ * Routing follows server-api.md §2: the decoded path is cleaned (a change
+ * answers 301), then matched against the routes in the reference's order;
+ * a path that matches no route for its method ends in the catch-all (404
+ * METADATA_NOT_FOUND for GET/POST/PUT/HEAD/DELETE, 405 otherwise).
+ */
+#include "notary-http.h"
+#include "notary-http-errors.h"
+#include "notary-json.h"
+#include "notary-log.h"
+
+#include <libsoup/soup.h>
+#include <stdio.h>
+#include <string.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- metrics ------------------------------------------------------------ */
+
+typedef enum
+{
+  OP_NONE,
+  OP_UPDATE_TUF,
+  OP_GET_ROLE_BY_HASH,
+  OP_GET_ROLE_BY_VERSION,
+  OP_GET_ROLE,
+  OP_GET_KEY,
+  OP_ROTATE_KEY,
+  OP_DELETE_TUF,
+  OP_CHANGEFEED,
+  N_OPS
+} Operation;
+
+static const char *const op_names[N_OPS] = {
+  "", "UpdateTUF", "GetRoleByHash", "GetRoleByVersion", "GetRole", "GetKey", "RotateKey", "DeleteTUF", "Changefeed",
+};
+
+static const guint status_slots[] = { 200, 301, 400, 401, 404, 405, 413, 500, 503 };
+#define N_STATUS (G_N_ELEMENTS (status_slots) + 1)
+
+typedef struct
+{
+  gint64 requests[N_OPS][N_STATUS];
+  gint64 duration_us[N_OPS];
+} Metrics;
+
+static guint
+status_slot (guint status)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (status_slots); i++)
+    if (status_slots[i] == status)
+      return i;
+  return N_STATUS - 1;
+}
+
+/* ---- server ------------------------------------------------------------- */
+
+typedef struct
+{
+  NotaryHttpServer *owner;
+  GMainContext *context;
+  GMainLoop *loop;
+  SoupServer *soup;
+  GSocket *socket;
+  GThread *thread;
+} Worker;
+
+struct _NotaryHttpServer
+{
+  NotaryHttpOptions opts;
+  char **gun_prefixes;
+  GPtrArray *workers; /* Worker* */
+  guint16 port;
+  SoupServer *debug;
+  Metrics metrics;
+
+  GRegex *re_update, *re_by_hash, *re_by_version, *re_role, *re_key, *re_changefeed_gun;
+
+  /* health results are cached briefly so a flood of probes cannot hammer
+   * the database */
+  GMutex health_lock;
+  gint64 health_checked_us;
+  char *health_body;
+  gboolean health_ok;
+};
+
+#define ROLE_RE "(?P<role>root|targets(?:/[^/\\s]+)*|snapshot|timestamp)"
+#define GUN_RE "^/v2/(?P<gun>[^*]+)/_trust/"
+
+static GRegex *
+compile (const char *pattern)
+{
+  g_autoptr (GError) error = NULL;
+  GRegex *re = g_regex_new (pattern, G_REGEX_OPTIMIZE | G_REGEX_DOLLAR_ENDONLY, 0, &error);
+  g_assert_no_error (error);
+  return re;
+}
+
+NotaryHttpServer *
+notary_http_server_new (const NotaryHttpOptions *options)
+{
+  NotaryHttpServer *srv = g_new0 (NotaryHttpServer, 1);
+
+  srv->opts = *options;
+  srv->gun_prefixes = g_strdupv ((char **) options->gun_prefixes);
+  srv->opts.gun_prefixes = (const char *const *) srv->gun_prefixes;
+  if (srv->opts.workers < 1)
+    srv->opts.workers = 1;
+  if (options->tls_certificate)
+    g_object_ref (options->tls_certificate);
+  if (options->client_ca)
+    g_object_ref (options->client_ca);
+  srv->workers = g_ptr_array_new ();
+  g_mutex_init (&srv->health_lock);
+
+  srv->re_update = compile (GUN_RE "tuf/$");
+  srv->re_by_hash = compile (GUN_RE "tuf/" ROLE_RE
+                                    "\\.(?P<checksum>[a-fA-F0-9]{64}|[a-fA-F0-9]{96}|[a-fA-F0-9]{128})\\.json$");
+  srv->re_by_version = compile (GUN_RE "tuf/(?P<version>[1-9]*[0-9]+)\\." ROLE_RE "\\.json$");
+  srv->re_role = compile (GUN_RE "tuf/" ROLE_RE "\\.json$");
+  srv->re_key = compile (GUN_RE "tuf/(?P<keyrole>snapshot|timestamp)\\.key$");
+  srv->re_changefeed_gun = compile (GUN_RE "changefeed$");
+  return srv;
+}
+
+void
+notary_http_server_free (NotaryHttpServer *srv)
+{
+  if (srv == NULL)
+    return;
+  notary_http_server_stop (srv);
+  g_clear_object (&srv->debug);
+  g_clear_object (&srv->opts.tls_certificate);
+  g_clear_object (&srv->opts.client_ca);
+  g_strfreev (srv->gun_prefixes);
+  g_ptr_array_unref (srv->workers);
+  g_regex_unref (srv->re_update);
+  g_regex_unref (srv->re_by_hash);
+  g_regex_unref (srv->re_by_version);
+  g_regex_unref (srv->re_role);
+  g_regex_unref (srv->re_key);
+  g_regex_unref (srv->re_changefeed_gun);
+  g_free (srv->health_body);
+  g_mutex_clear (&srv->health_lock);
+  g_free (srv);
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+typedef struct
+{
+  NotaryHttpServer *srv;
+  SoupServerMessage *msg;
+  const char *method;
+  Operation op;
+  char *gun;
+  gint64 started_us;
+} Request;
+
+static void
+respond_bytes (Request *req, guint status, const char *content_type, GBytes *body)
+{
+  SoupMessageBody *mb = soup_server_message_get_response_body (req->msg);
+  soup_server_message_set_status (req->msg, status, NULL);
+  if (content_type != NULL)
+    soup_message_headers_replace (soup_server_message_get_response_headers (req->msg), "Content-Type",
+                                  content_type);
+  if (body != NULL && g_bytes_get_size (body) > 0)
+    soup_message_body_append_bytes (mb, body);
+}
+
+static void
+respond_empty (Request *req, guint status)
+{
+  /* Content-Length: 0 and no Content-Type, as the reference. */
+  soup_server_message_set_status (req->msg, status, NULL);
+  soup_message_headers_set_content_length (soup_server_message_get_response_headers (req->msg), 0);
+}
+
+static void
+respond_error (Request *req, NotaryHttpErrorCode code, const char *detail_json)
+{
+  g_autoptr (GBytes) body = notary_http_error_body (code, detail_json);
+  respond_bytes (req, notary_http_error_status (code), "application/json; charset=utf-8", body);
+}
+
+/* Map a failure from the repo to the reference's answer for a read. */
+static void
+respond_read_error (Request *req, GError *error)
+{
+  if (g_error_matches (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_NOT_FOUND))
+    respond_error (req, NOTARY_HTTP_METADATA_NOT_FOUND, "{}");
+  else if (g_error_matches (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_UNAVAILABLE)
+           || g_error_matches (error, NOTARY_SIGNER_ERROR, NOTARY_SIGNER_ERROR_UNAVAILABLE))
+    {
+      notary_log (NOTARY_LOG_ERROR, error->message, "gun", req->gun ? req->gun : "", NULL);
+      respond_error (req, NOTARY_HTTP_UNAVAILABLE, "{}");
+    }
+  else
+    {
+      notary_log (NOTARY_LOG_ERROR, error->message, "gun", req->gun ? req->gun : "", NULL);
+      respond_error (req, NOTARY_HTTP_UNKNOWN, "{}");
+    }
+}
+
+static void
+set_cache_headers (Request *req, gint64 max_age, gboolean current, gint64 modified_unix)
+{
+  SoupMessageHeaders *h = soup_server_message_get_response_headers (req->msg);
+  g_autofree char *lm = NULL;
+
+  if (max_age <= 0)
+    {
+      soup_message_headers_replace (h, "Cache-Control", "max-age=0, no-cache, no-store");
+      soup_message_headers_replace (h, "Pragma", "no-cache");
+      return;
+    }
+  if (current)
+    {
+      g_autofree char *v = g_strdup_printf ("public, max-age=%" G_GINT64_FORMAT ", s-maxage=%" G_GINT64_FORMAT
+                                            ", must-revalidate",
+                                            max_age, max_age);
+      soup_message_headers_replace (h, "Cache-Control", v);
+    }
+  else
+    {
+      g_autofree char *v
+          = g_strdup_printf ("public, max-age=%" G_GINT64_FORMAT ", s-maxage=%" G_GINT64_FORMAT, max_age, max_age);
+      soup_message_headers_replace (h, "Cache-Control", v);
+    }
+  lm = notary_time_format_http (modified_unix);
+  soup_message_headers_replace (h, "Last-Modified", lm);
+}
+
+static void
+respond_file (Request *req, NotaryStoredFile *file, gboolean current)
+{
+  gint64 max_age = current ? req->srv->opts.max_age_current : req->srv->opts.max_age_consistent;
+  set_cache_headers (req, max_age, current, file->modified_unix);
+  respond_bytes (req, 200, "application/json", file->data);
+}
+
+/* ---- GUN checks --------------------------------------------------------- */
+
+static gboolean
+gun_allowed (NotaryHttpServer *srv, const char *gun)
+{
+  if (srv->gun_prefixes == NULL || srv->gun_prefixes[0] == NULL)
+    return TRUE;
+  for (guint i = 0; srv->gun_prefixes[i] != NULL; i++)
+    if (g_str_has_prefix (gun, srv->gun_prefixes[i]))
+      return TRUE;
+  return FALSE;
+}
+
+/* FALSE (and the response written) when the GUN may not be used. */
+static gboolean
+check_gun (Request *req, gboolean is_update)
+{
+  NotaryHttpServer *srv = req->srv;
+
+  if (!gun_allowed (srv, req->gun))
+    {
+      if (is_update)
+        {
+          g_autofree char *joined = g_strjoinv (" ", srv->gun_prefixes);
+          g_autofree char *detail_text = g_strdup_printf ("Require GUNs with prefix: [%s]", joined);
+          g_autoptr (JsonNode) n = json_node_new (JSON_NODE_VALUE);
+          g_autofree char *detail = NULL;
+          json_node_set_string (n, detail_text);
+          detail = json_to_string (n, FALSE);
+          respond_error (req, NOTARY_HTTP_INVALID_GUN, detail);
+        }
+      else
+        respond_error (req, NOTARY_HTTP_METADATA_NOT_FOUND, NULL);
+      return FALSE;
+    }
+  /* Ours (TUF-01-004): a GUN that could act as a path or key prefix
+   * never reaches storage. */
+  if (!notary_gun_is_valid (req->gun))
+    {
+      notary_log (NOTARY_LOG_INFO, "rejected invalid GUN", "gun", req->gun, NULL);
+      if (is_update)
+        respond_error (req, NOTARY_HTTP_INVALID_GUN, NULL);
+      else
+        respond_error (req, NOTARY_HTTP_METADATA_NOT_FOUND, NULL);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- handlers ----------------------------------------------------------- */
+
+static void
+handle_update (Request *req)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (req->msg);
+  SoupMessageBody *body = soup_server_message_get_request_body (req->msg);
+  g_autoptr (GBytes) body_bytes = NULL;
+  g_autoptr (SoupMultipart) mp = NULL;
+  g_autoptr (GHashTable) uploads
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) notary_signed_unref);
+  g_autoptr (GError) error = NULL;
+  const char *ctype = soup_message_headers_get_content_type (headers, NULL);
+  gboolean meaningful = FALSE;
+
+  if (ctype == NULL || g_ascii_strcasecmp (ctype, "multipart/form-data") != 0)
+    return respond_error (req, NOTARY_HTTP_MALFORMED_UPLOAD, NULL);
+  body_bytes = soup_message_body_flatten (body);
+  mp = soup_multipart_new_from_message (headers, body_bytes);
+  if (mp == NULL)
+    return respond_error (req, NOTARY_HTTP_MALFORMED_UPLOAD, NULL);
+
+  for (int i = 0; i < soup_multipart_get_length (mp); i++)
+    {
+      SoupMessageHeaders *ph;
+      GBytes *pb;
+      const char *cd;
+      g_autoptr (GHashTable) params = NULL;
+      const char *filename;
+      g_autofree char *role = NULL;
+      g_autoptr (GError) perr = NULL;
+      NotarySigned *s;
+
+      if (!soup_multipart_get_part (mp, i, &ph, &pb))
+        return respond_error (req, NOTARY_HTTP_MALFORMED_UPLOAD, NULL);
+      /* Parse the header ourselves: libsoup's content-disposition helper
+       * strips directories from filename, and delegation roles contain '/'. */
+      cd = soup_message_headers_get_one (ph, "Content-Disposition");
+      if (cd == NULL || (params = soup_header_parse_semi_param_list_strict (cd)) == NULL)
+        return respond_error (req, NOTARY_HTTP_NO_FILENAME, NULL);
+      filename = g_hash_table_lookup (params, "filename");
+      /* raw parameter value: delegation names contain '/' */
+      role = g_strdup (filename ? filename : "");
+      if (g_str_has_suffix (role, ".json"))
+        role[strlen (role) - 5] = '\0';
+      if (role[0] == '\0')
+        return respond_error (req, NOTARY_HTTP_NO_FILENAME, NULL);
+      if (!notary_role_is_valid (role))
+        {
+          g_autoptr (JsonNode) n = json_node_new (JSON_NODE_VALUE);
+          g_autofree char *detail = NULL;
+          json_node_set_string (n, role);
+          detail = json_to_string (n, FALSE);
+          notary_log (NOTARY_LOG_INFO, "upload names an invalid role", "gun", req->gun, "role", role, NULL);
+          return respond_error (req, NOTARY_HTTP_INVALID_ROLE, detail);
+        }
+      s = notary_signed_parse (pb, &perr);
+      if (s == NULL)
+        {
+          notary_log (NOTARY_LOG_INFO, perr->message, "gun", req->gun, "role", role, NULL);
+          return respond_error (req, NOTARY_HTTP_MALFORMED_JSON, NULL);
+        }
+      if (!g_str_equal (role, "timestamp"))
+        meaningful = TRUE;
+      g_hash_table_replace (uploads, g_steal_pointer (&role), s);
+    }
+
+  if (!meaningful)
+    {
+      /* Nothing to apply (the client publishes an empty changelist as a
+       * POST with no parts): success, storage untouched. */
+      return respond_empty (req, 200);
+    }
+
+  if (!notary_repo_update (req->srv->opts.repo, req->gun, uploads, &error))
+    {
+      if (error->domain == NOTARY_VALIDATION_ERROR)
+        {
+          g_autofree char *detail
+              = notary_http_validation_detail (notary_validation_error_name (error->code), error->message);
+          notary_log (NOTARY_LOG_INFO, error->message, "gun", req->gun, NULL);
+          return respond_error (req, NOTARY_HTTP_INVALID_UPDATE, detail);
+        }
+      if (g_error_matches (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_OLD_VERSION))
+        {
+          notary_log (NOTARY_LOG_INFO, error->message, "gun", req->gun, NULL);
+          return respond_error (req, NOTARY_HTTP_VERSION, "{}");
+        }
+      if (error->domain == NOTARY_TUF_ERROR || error->domain == NOTARY_JSON_ERROR
+          || error->domain == NOTARY_KEY_ERROR)
+        {
+          notary_log (NOTARY_LOG_INFO, error->message, "gun", req->gun, NULL);
+          return respond_error (req, NOTARY_HTTP_INVALID_UPDATE, NULL);
+        }
+      notary_log (NOTARY_LOG_ERROR, error->message, "gun", req->gun, NULL);
+      if (g_error_matches (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_UNAVAILABLE)
+          || g_error_matches (error, NOTARY_SIGNER_ERROR, NOTARY_SIGNER_ERROR_UNAVAILABLE))
+        return respond_error (req, NOTARY_HTTP_UNAVAILABLE, NULL);
+      if (error->domain == NOTARY_STORAGE_ERROR)
+        return respond_error (req, NOTARY_HTTP_UPDATING, NULL);
+      return respond_error (req, NOTARY_HTTP_UNKNOWN, NULL);
+    }
+  notary_log (NOTARY_LOG_INFO, "updated repository", "gun", req->gun, NULL);
+  respond_empty (req, 200);
+}
+
+static void
+handle_get (Request *req, GMatchInfo *mi)
+{
+  g_autofree char *role = g_match_info_fetch_named (mi, "role");
+  g_autofree char *checksum = g_match_info_fetch_named (mi, "checksum");
+  g_autofree char *version = g_match_info_fetch_named (mi, "version");
+  g_autoptr (GError) error = NULL;
+  NotaryStoredFile *file = NULL;
+  NotaryRepo *repo = req->srv->opts.repo;
+
+  if (req->op == OP_GET_ROLE_BY_HASH)
+    file = notary_repo_get_checksum (repo, req->gun, role, checksum, &error);
+  else if (req->op == OP_GET_ROLE_BY_VERSION)
+    {
+      guint64 v = 0;
+      if (!g_ascii_string_to_unsigned (version, 10, 0, G_MAXINT64, &v, NULL))
+        return respond_error (req, NOTARY_HTTP_METADATA_NOT_FOUND, "{}");
+      file = notary_repo_get_version (repo, req->gun, role, (gint64) v, &error);
+    }
+  else
+    file = notary_repo_get_current (repo, req->gun, role, &error);
+
+  if (file == NULL)
+    return respond_read_error (req, error);
+  respond_file (req, file, req->op == OP_GET_ROLE);
+  notary_stored_file_free (file);
+}
+
+static void
+handle_key (Request *req, GMatchInfo *mi)
+{
+  g_autofree char *role = g_match_info_fetch_named (mi, "keyrole");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NotaryKey) key = NULL;
+  g_autofree char *json = NULL;
+  g_autoptr (GBytes) body = NULL;
+
+  if (req->op == OP_ROTATE_KEY)
+    key = notary_repo_rotate_key (req->srv->opts.repo, req->gun, role, &error);
+  else
+    key = notary_repo_get_or_create_key (req->srv->opts.repo, req->gun, role, &error);
+  if (key == NULL)
+    return respond_read_error (req, error);
+  json = notary_key_to_endpoint_json (key);
+  body = g_bytes_new_take (json, strlen (json));
+  json = NULL;
+  respond_bytes (req, 200, "application/json", body);
+}
+
+static void
+handle_delete (Request *req)
+{
+  g_autoptr (GError) error = NULL;
+  if (!notary_repo_delete (req->srv->opts.repo, req->gun, &error))
+    return respond_read_error (req, error);
+  notary_log (NOTARY_LOG_INFO, "deleted repository", "gun", req->gun, NULL);
+  respond_empty (req, 200);
+}
+
+static void
+append_json_string (GString *out, const char *s)
+{
+  g_autoptr (JsonNode) n = json_node_new (JSON_NODE_VALUE);
+  g_autofree char *enc = NULL;
+  json_node_set_string (n, s);
+  enc = json_to_string (n, FALSE);
+  g_string_append (out, enc);
+}
+
+static void
+handle_changefeed (Request *req, GHashTable *query)
+{
+  const char *records_s = query ? g_hash_table_lookup (query, "records") : NULL;
+  const char *change_s = query ? g_hash_table_lookup (query, "change_id") : NULL;
+  gint64 records = 0, change_id = 0;
+  gboolean reversed;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) changes = NULL;
+  g_autoptr (GString) out = NULL;
+  g_autoptr (GBytes) body = NULL;
+
+  if (records_s == NULL
+      || !g_ascii_string_to_signed (records_s, 10, G_MININT32, G_MAXINT32, &records, &error))
+    {
+      g_autofree char *text = g_strdup_printf ("invalid records parameter: strconv.ParseInt: parsing \"%s\": %s",
+                                               records_s ? records_s : "",
+                                               records_s && *records_s ? "invalid syntax" : "invalid syntax");
+      GString *detail = g_string_new (NULL);
+      append_json_string (detail, text);
+      respond_error (req, NOTARY_HTTP_INVALID_PARAMETERS, detail->str);
+      g_string_free (detail, TRUE);
+      return;
+    }
+  if (change_s != NULL && *change_s != '\0'
+      && !g_ascii_string_to_signed (change_s, 10, G_MININT32, G_MAXINT32, &change_id, NULL))
+    return respond_error (req, NOTARY_HTTP_INVALID_PARAMETERS, "{}");
+  if (records == 0)
+    records = 100;
+  reversed = change_id < 0 || records < 0;
+  if (records < 0)
+    records = -records;
+
+  changes = notary_repo_get_changes (req->srv->opts.repo, req->gun, change_id, (guint) records, reversed, &error);
+  if (changes == NULL)
+    {
+      if (g_error_matches (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_BAD_QUERY))
+        return respond_error (req, NOTARY_HTTP_INVALID_PARAMETERS, "{}");
+      return respond_read_error (req, error);
+    }
+  out = g_string_new (NULL);
+  g_string_append_printf (out, "{\"count\":%u,\"records\":[", changes->len);
+  for (guint i = 0; i < changes->len; i++)
+    {
+      NotaryChange *c = changes->pdata[i];
+      g_autofree char *created = notary_time_format_rfc3339 (c->created_unix, 0);
+      if (i > 0)
+        g_string_append_c (out, ',');
+      g_string_append_printf (out, "{\"ID\":\"%" G_GINT64_FORMAT "\",\"CreatedAt\":\"%s\",\"GUN\":", c->id, created);
+      append_json_string (out, c->gun);
+      g_string_append_printf (out, ",\"Version\":%" G_GINT64_FORMAT ",\"SHA256\":", c->version);
+      append_json_string (out, c->sha256 ? c->sha256 : "");
+      g_string_append (out, ",\"Category\":");
+      append_json_string (out, c->category);
+      g_string_append_c (out, '}');
+    }
+  g_string_append (out, "]}");
+  body = g_bytes_new (out->str, out->len);
+  respond_bytes (req, 200, "application/json", body);
+}
+
+/* Health body: {} or {"check":"error",…}; cached for one second. */
+static gboolean
+health_status (NotaryHttpServer *srv, char **out_body)
+{
+  gint64 now = g_get_monotonic_time ();
+  gboolean ok;
+
+  g_mutex_lock (&srv->health_lock);
+  if (srv->health_body == NULL || now - srv->health_checked_us > G_USEC_PER_SEC)
+    {
+      g_autoptr (GHashTable) failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      g_autoptr (GString) out = g_string_new ("{");
+      GHashTableIter it;
+      gpointer k, v;
+      gboolean first = TRUE;
+
+      g_mutex_unlock (&srv->health_lock);
+      ok = notary_repo_check_health (srv->opts.repo, failures);
+      g_hash_table_iter_init (&it, failures);
+      while (g_hash_table_iter_next (&it, &k, &v))
+        {
+          if (!first)
+            g_string_append_c (out, ',');
+          first = FALSE;
+          append_json_string (out, k);
+          g_string_append_c (out, ':');
+          append_json_string (out, v);
+          notary_log (NOTARY_LOG_ERROR, "health check failed", "check", k, "error", v, NULL);
+        }
+      g_string_append_c (out, '}');
+      g_mutex_lock (&srv->health_lock);
+      g_free (srv->health_body);
+      srv->health_body = g_string_free (g_steal_pointer (&out), FALSE);
+      srv->health_ok = ok;
+      srv->health_checked_us = now;
+    }
+  *out_body = g_strdup (srv->health_body);
+  ok = srv->health_ok;
+  g_mutex_unlock (&srv->health_lock);
+  return ok;
+}
+
+static void
+handle_health (Request *req)
+{
+  g_autofree char *body = NULL;
+  gboolean ok = health_status (req->srv, &body);
+  g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
+  respond_bytes (req, ok ? 200 : 503, "application/json; charset=utf-8", b);
+}
+
+static void
+handle_metrics (Request *req)
+{
+  NotaryHttpServer *srv = req->srv;
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_autoptr (GBytes) b = NULL;
+
+  g_string_append (out, "# HELP notary_server_http_requests_total Total number of HTTP requests made.\n"
+                        "# TYPE notary_server_http_requests_total counter\n");
+  for (guint op = 1; op < N_OPS; op++)
+    for (guint s = 0; s < N_STATUS; s++)
+      {
+        gint64 n = __atomic_load_n (&srv->metrics.requests[op][s], __ATOMIC_RELAXED);
+        g_autofree char *code = s < G_N_ELEMENTS (status_slots) ? g_strdup_printf ("%u", status_slots[s])
+                                                                : g_strdup ("other");
+        if (n > 0)
+          g_string_append_printf (out,
+                                  "notary_server_http_requests_total{code=\"%s\",operation=\"%s\"} %" G_GINT64_FORMAT
+                                  "\n",
+                                  code, op_names[op], n);
+      }
+  g_string_append (out, "# HELP notary_server_http_request_duration_microseconds_sum Total time spent.\n"
+                        "# TYPE notary_server_http_request_duration_microseconds_sum counter\n");
+  for (guint op = 1; op < N_OPS; op++)
+    g_string_append_printf (out, "notary_server_http_request_duration_microseconds_sum{operation=\"%s\"} %" G_GINT64_FORMAT "\n",
+                            op_names[op], __atomic_load_n (&srv->metrics.duration_us[op], __ATOMIC_RELAXED));
+  b = g_bytes_new (out->str, out->len);
+  respond_bytes (req, 200, "text/plain; version=0.0.4; charset=utf-8", b);
+}
+
+/* ---- routing ------------------------------------------------------------ */
+
+static gboolean
+match (GRegex *re, const char *path, GMatchInfo **mi, char **gun)
+{
+  if (!g_regex_match (re, path, 0, mi))
+    {
+      g_clear_pointer (mi, g_match_info_unref);
+      return FALSE;
+    }
+  *gun = g_match_info_fetch_named (*mi, "gun");
+  return TRUE;
+}
+
+char *
+notary_http_clean_path (const char *path)
+{
+  g_auto (GStrv) parts = NULL;
+  g_autoptr (GPtrArray) out = g_ptr_array_new ();
+  GString *s;
+  gboolean trailing;
+
+  if (path == NULL || *path == '\0')
+    return g_strdup ("/");
+  trailing = g_str_has_suffix (path, "/") && strlen (path) > 1;
+  parts = g_strsplit (path, "/", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      if (parts[i][0] == '\0' || g_str_equal (parts[i], "."))
+        continue;
+      if (g_str_equal (parts[i], ".."))
+        {
+          if (out->len > 0)
+            g_ptr_array_remove_index (out, out->len - 1);
+          continue;
+        }
+      g_ptr_array_add (out, parts[i]);
+    }
+  s = g_string_new (NULL);
+  for (guint i = 0; i < out->len; i++)
+    {
+      g_string_append_c (s, '/');
+      g_string_append (s, out->pdata[i]);
+    }
+  if (s->len == 0 || trailing)
+    g_string_append_c (s, '/');
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+method_is (Request *req, const char *m)
+{
+  return g_str_equal (req->method, m);
+}
+
+static void
+route (Request *req, const char *path, GHashTable *query)
+{
+  NotaryHttpServer *srv = req->srv;
+  g_autoptr (GMatchInfo) mi = NULL;
+
+  if (g_str_equal (path, "/v2/") && method_is (req, "GET"))
+    {
+      g_autoptr (GBytes) b = g_bytes_new_static ("{}", 2);
+      return respond_bytes (req, 200, "application/json", b);
+    }
+  if (g_str_has_prefix (path, "/v2/"))
+    {
+      if (method_is (req, "POST") && match (srv->re_update, path, &mi, &req->gun))
+        {
+          req->op = OP_UPDATE_TUF;
+          return check_gun (req, TRUE) ? handle_update (req) : (void) 0;
+        }
+      if (method_is (req, "GET") && match (srv->re_by_hash, path, &mi, &req->gun))
+        req->op = OP_GET_ROLE_BY_HASH;
+      else if (method_is (req, "GET") && match (srv->re_by_version, path, &mi, &req->gun))
+        req->op = OP_GET_ROLE_BY_VERSION;
+      else if (method_is (req, "GET") && match (srv->re_role, path, &mi, &req->gun))
+        req->op = OP_GET_ROLE;
+      if (req->op != OP_NONE)
+        return check_gun (req, FALSE) ? handle_get (req, mi) : (void) 0;
+      if ((method_is (req, "GET") || method_is (req, "POST")) && match (srv->re_key, path, &mi, &req->gun))
+        {
+          req->op = method_is (req, "GET") ? OP_GET_KEY : OP_ROTATE_KEY;
+          return check_gun (req, FALSE) ? handle_key (req, mi) : (void) 0;
+        }
+      if (method_is (req, "DELETE") && match (srv->re_update, path, &mi, &req->gun))
+        {
+          req->op = OP_DELETE_TUF;
+          return check_gun (req, FALSE) ? handle_delete (req) : (void) 0;
+        }
+      if (method_is (req, "GET") && match (srv->re_changefeed_gun, path, &mi, &req->gun))
+        {
+          req->op = OP_CHANGEFEED;
+          return check_gun (req, FALSE) ? handle_changefeed (req, query) : (void) 0;
+        }
+      if (method_is (req, "GET") && g_str_equal (path, "/v2/_trust/changefeed"))
+        {
+          req->op = OP_CHANGEFEED;
+          return handle_changefeed (req, query);
+        }
+    }
+  if (method_is (req, "GET") && g_str_equal (path, "/_notary_server/health"))
+    return handle_health (req);
+  if (method_is (req, "GET") && g_str_equal (path, "/metrics"))
+    return handle_metrics (req);
+
+  /* catch-all */
+  if (method_is (req, "GET") || method_is (req, "POST") || method_is (req, "PUT") || method_is (req, "HEAD")
+      || method_is (req, "DELETE"))
+    return respond_error (req, NOTARY_HTTP_METADATA_NOT_FOUND, NULL);
+  respond_empty (req, 405);
+}
+
+static void
+log_request (Request *req, const char *uri)
+{
+  guint status = soup_server_message_get_status (req->msg);
+  gint64 dur = g_get_monotonic_time () - req->started_us;
+  g_autofree char *status_s = g_strdup_printf ("%u", status);
+  g_autofree char *dur_s = g_strdup_printf ("%.6fs", dur / 1e6);
+
+  __atomic_fetch_add (&req->srv->metrics.requests[req->op][status_slot (status)], 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add (&req->srv->metrics.duration_us[req->op], dur, __ATOMIC_RELAXED);
+  notary_log (NOTARY_LOG_DEBUG, "response completed", "http.request.method", req->method, "http.request.uri", uri,
+              "http.response.status", status_s, "http.response.duration", dur_s, NULL);
+}
+
+static void
+handle_request (SoupServer *soup, SoupServerMessage *msg, const char *raw_path, GHashTable *query,
+                gpointer user_data)
+{
+  Request req = { 0 };
+  g_autofree char *path = NULL;
+  g_autofree char *clean = NULL;
+  GUri *uri = soup_server_message_get_uri (msg);
+  g_autofree char *uri_s = g_uri_to_string_partial (uri, G_URI_HIDE_PASSWORD);
+
+  req.srv = user_data;
+  req.msg = msg;
+  req.method = soup_server_message_get_method (msg);
+  req.started_us = g_get_monotonic_time ();
+
+  if (soup_server_message_get_status (msg) == 413)
+    {
+      /* rejected while reading headers (body too large) */
+      log_request (&req, uri_s);
+      return;
+    }
+
+  path = g_uri_unescape_string (raw_path, NULL);
+  if (path == NULL)
+    respond_error (&req, NOTARY_HTTP_METADATA_NOT_FOUND, NULL);
+  else if (!g_str_equal ((clean = notary_http_clean_path (path)), path))
+    {
+      const char *q = g_uri_get_query (uri);
+      g_autofree char *loc = q ? g_strconcat (clean, "?", q, NULL) : g_strdup (clean);
+      soup_server_message_set_redirect (msg, 301, loc);
+    }
+  else
+    route (&req, path, query);
+
+  log_request (&req, uri_s);
+  g_free (req.gun);
+}
+
+/* Refuse oversized bodies from their headers, before reading them. */
+static void
+on_got_headers (SoupServerMessage *msg, gpointer user_data)
+{
+  NotaryHttpServer *srv = user_data;
+  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
+  goffset len = soup_message_headers_get_content_length (h);
+
+  if (srv->opts.max_body_bytes > 0 && len > srv->opts.max_body_bytes)
+    {
+      g_autoptr (GBytes) body = notary_http_error_body (NOTARY_HTTP_TOO_LARGE, NULL);
+      gsize n;
+      const char *d = g_bytes_get_data (body, &n);
+      soup_server_message_set_status (msg, 413, NULL);
+      soup_server_message_set_response (msg, "application/json; charset=utf-8", SOUP_MEMORY_COPY, d, n);
+      notary_log (NOTARY_LOG_INFO, "request body too large", NULL);
+    }
+}
+
+static void
+on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
+{
+  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
+}
+
+/* ---- listening ---------------------------------------------------------- */
+
+static gboolean
+parse_addr (const char *addr, char **host, guint16 *port, GError **error)
+{
+  const char *colon = addr ? strrchr (addr, ':') : NULL;
+  guint64 p;
+
+  if (colon == NULL
+      || !g_ascii_string_to_unsigned (colon + 1, 10, 0, 65535, &p, NULL))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "address %s: invalid port", addr ? addr : "");
+      return FALSE;
+    }
+  *host = g_strndup (addr, colon - addr);
+  if ((*host)[0] == '[' && g_str_has_suffix (*host, "]"))
+    {
+      char *inner = g_strndup (*host + 1, strlen (*host) - 2);
+      g_free (*host);
+      *host = inner;
+    }
+  *port = (guint16) p;
+  return TRUE;
+}
+
+static GSocket *
+bind_socket (GInetAddress *ia, guint16 port, GError **error)
+{
+  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, port);
+  struct sockaddr_storage ss;
+  gssize len = g_socket_address_get_native_size (sa);
+  int one = 1, fd;
+  GSocket *sock;
+
+  /* Plain BSD calls: g_socket_bind() would clear SO_REUSEPORT on TCP
+   * sockets, and we want one socket per worker on the same port so the
+   * kernel balances accepts across them. */
+  if (!g_socket_address_to_native (sa, &ss, sizeof ss, error))
+    return NULL;
+  fd = socket (ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
+      || setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0
+      || bind (fd, (struct sockaddr *) &ss, len) < 0 || listen (fd, 1024) < 0)
+    {
+      int saved = errno;
+      g_autofree char *where = g_inet_address_to_string (ia);
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "listen tcp %s:%u: %s", where, port,
+                   g_strerror (saved));
+      return NULL;
+    }
+  sock = g_socket_new_from_fd (fd, error);
+  if (sock == NULL)
+    close (fd);
+  return sock;
+}
+
+static GInetAddress *
+resolve_host (const char *host, GError **error)
+{
+  g_autoptr (GResolver) resolver = NULL;
+  GList *addrs;
+  GInetAddress *ia;
+
+  if (host[0] == '\0')
+    return g_inet_address_new_any (G_SOCKET_FAMILY_IPV6); /* dual-stack, like Go's ":port" */
+  ia = g_inet_address_new_from_string (host);
+  if (ia != NULL)
+    return ia;
+  resolver = g_resolver_get_default ();
+  addrs = g_resolver_lookup_by_name (resolver, host, NULL, error);
+  if (addrs == NULL)
+    return NULL;
+  ia = g_object_ref (addrs->data);
+  g_resolver_free_addresses (addrs);
+  return ia;
+}
+
+static gpointer
+worker_main (gpointer data)
+{
+  Worker *w = data;
+  g_main_context_push_thread_default (w->context);
+  g_main_loop_run (w->loop);
+  g_main_context_pop_thread_default (w->context);
+  return NULL;
+}
+
+static Worker *
+worker_new (NotaryHttpServer *srv, GSocket *sock, GError **error)
+{
+  Worker *w = g_new0 (Worker, 1);
+  gboolean ok;
+
+  w->owner = srv;
+  w->context = g_main_context_new ();
+  w->loop = g_main_loop_new (w->context, FALSE);
+  w->socket = sock;
+  g_main_context_push_thread_default (w->context);
+  w->soup = soup_server_new ("server-header", "notary-c/" "0", NULL);
+  if (srv->opts.tls_certificate != NULL)
+    soup_server_set_tls_certificate (w->soup, srv->opts.tls_certificate);
+  if (srv->opts.client_ca != NULL)
+    {
+      soup_server_set_tls_database (w->soup, srv->opts.client_ca);
+      soup_server_set_tls_auth_mode (w->soup, G_TLS_AUTHENTICATION_REQUIRED);
+    }
+  soup_server_add_handler (w->soup, NULL, handle_request, srv, NULL);
+  g_signal_connect (w->soup, "request-started", G_CALLBACK (on_request_started), srv);
+  ok = soup_server_listen_socket (w->soup, sock,
+                                  srv->opts.tls_certificate ? SOUP_SERVER_LISTEN_HTTPS : 0, error);
+  g_main_context_pop_thread_default (w->context);
+  if (!ok)
+    {
+      g_object_unref (w->soup);
+      g_main_loop_unref (w->loop);
+      g_main_context_unref (w->context);
+      g_object_unref (sock);
+      g_free (w);
+      return NULL;
+    }
+  return w;
+}
+
+gboolean
+notary_http_server_listen (NotaryHttpServer *srv, const char *addr, GError **error)
+{
+  g_autofree char *host = NULL;
+  g_autoptr (GInetAddress) ia = NULL;
+  guint16 port;
+
+  if (!parse_addr (addr, &host, &port, error))
+    return FALSE;
+  ia = resolve_host (host, error);
+  if (ia == NULL)
+    return FALSE;
+  for (guint i = 0; i < srv->opts.workers; i++)
+    {
+      GSocket *sock = bind_socket (ia, port, error);
+      Worker *w;
+      if (sock == NULL)
+        return FALSE;
+      if (port == 0)
+        {
+          g_autoptr (GSocketAddress) local = g_socket_get_local_address (sock, NULL);
+          port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+        }
+      w = worker_new (srv, sock, error);
+      if (w == NULL)
+        return FALSE;
+      g_ptr_array_add (srv->workers, w);
+    }
+  srv->port = port;
+  for (guint i = 0; i < srv->workers->len; i++)
+    {
+      Worker *w = srv->workers->pdata[i];
+      w->thread = g_thread_new ("http-worker", worker_main, w);
+    }
+  return TRUE;
+}
+
+guint16
+notary_http_server_get_port (NotaryHttpServer *srv)
+{
+  return srv->port;
+}
+
+static gboolean
+quit_loop (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+void
+notary_http_server_stop (NotaryHttpServer *srv)
+{
+  for (guint i = 0; i < srv->workers->len; i++)
+    {
+      Worker *w = srv->workers->pdata[i];
+      g_main_context_invoke (w->context, quit_loop, w->loop);
+    }
+  for (guint i = 0; i < srv->workers->len; i++)
+    {
+      Worker *w = srv->workers->pdata[i];
+      if (w->thread)
+        g_thread_join (w->thread);
+      g_main_context_push_thread_default (w->context);
+      soup_server_disconnect (w->soup);
+      g_object_unref (w->soup);
+      g_main_context_pop_thread_default (w->context);
+      g_main_loop_unref (w->loop);
+      g_main_context_unref (w->context);
+      g_object_unref (w->socket);
+      g_free (w);
+    }
+  g_ptr_array_set_size (srv->workers, 0);
+}
+
+/* ---- debug listener ------------------------------------------------------ */
+
+static gint64
+rss_bytes (void)
+{
+  g_autofree char *statm = NULL;
+  long pages = 0, resident = 0;
+  if (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL))
+    sscanf (statm, "%ld %ld", &pages, &resident);
+  return (gint64) resident * 4096;
+}
+
+static void
+handle_debug (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer user_data)
+{
+  NotaryHttpServer *srv = user_data;
+  Request req = { srv, msg, soup_server_message_get_method (msg), OP_NONE, NULL, 0 };
+
+  if (g_str_equal (path, "/debug/health"))
+    return handle_health (&req);
+  if (g_str_equal (path, "/debug/vars"))
+    {
+      g_autoptr (GString) out = g_string_new ("{\"cmdline\":");
+      g_autofree char *cmdline = NULL;
+      gsize len = 0;
+      g_autoptr (GBytes) b = NULL;
+
+      g_file_get_contents ("/proc/self/cmdline", &cmdline, &len, NULL);
+      g_string_append_c (out, '[');
+      for (gsize off = 0; cmdline != NULL && off < len; off += strlen (cmdline + off) + 1)
+        {
+          if (off > 0)
+            g_string_append_c (out, ',');
+          append_json_string (out, cmdline + off);
+        }
+      g_string_append_printf (out, "],\"memstats\":{\"rss_bytes\":%" G_GINT64_FORMAT "},\"requests\":{", rss_bytes ());
+      for (guint op = 1; op < N_OPS; op++)
+        {
+          gint64 total = 0;
+          for (guint s = 0; s < N_STATUS; s++)
+            total += __atomic_load_n (&srv->metrics.requests[op][s], __ATOMIC_RELAXED);
+          g_string_append_printf (out, "%s\"%s\":%" G_GINT64_FORMAT, op > 1 ? "," : "", op_names[op], total);
+        }
+      g_string_append (out, "}}\n");
+      b = g_bytes_new (out->str, out->len);
+      return respond_bytes (&req, 200, "application/json; charset=utf-8", b);
+    }
+  respond_error (&req, NOTARY_HTTP_GENERIC_NOT_FOUND, NULL);
+}
+
+gboolean
+notary_http_server_listen_debug (NotaryHttpServer *srv, const char *addr, GError **error)
+{
+  g_autofree char *host = NULL;
+  g_autoptr (GInetAddress) ia = NULL;
+  g_autoptr (GSocketAddress) sa = NULL;
+  guint16 port;
+
+  if (!parse_addr (addr, &host, &port, error))
+    return FALSE;
+  ia = resolve_host (host, error);
+  if (ia == NULL)
+    return FALSE;
+  if (!g_inet_address_get_is_loopback (ia))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "debug interface must listen on a loopback address, not %s", addr);
+      return FALSE;
+    }
+  srv->debug = soup_server_new (NULL, NULL);
+  soup_server_add_handler (srv->debug, NULL, handle_debug, srv, NULL);
+  sa = g_inet_socket_address_new (ia, port);
+  if (!soup_server_listen (srv->debug, sa, 0, error))
+    {
+      g_prefix_error (error, "error listening on debug interface: ");
+      return FALSE;
+    }
+  return TRUE;
+}

@@ -59,4 +59,13 @@ const char *notary_json_object_get_string (JsonObject *obj, const char *member);
 /* An integral JSON number (no fraction, fits gint64). */
 gboolean notary_json_object_get_int (JsonObject *obj, const char *member, gint64 *out);
 
+/* Added after the first interface draft. */
+
+/* notary_time_parse_rfc3339() that also returns the fraction of the second
+ * in @out_nanos, [0, 1e9); digits after the ninth are dropped, as Go does.
+ * Either out pointer may be NULL.  Round-trips with
+ * notary_time_format_rfc3339() for UTC input in Go's format. */
+gboolean notary_time_parse_rfc3339_nanos (const char *s, gint64 *out_unix, gint32 *out_nanos,
+                                          GError **error);
+
 G_END_DECLS

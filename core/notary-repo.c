@@ -1,1 +1,1094 @@
-/* placeholder: being written */
+/* notary-repo.c — update validation, server-side signing, consistent reads.
+ *
+ * The flow mirrors server-validation.md; section numbers in comments refer
+ * to it.  Hashes in generated snapshot/timestamp metadata are taken over
+ * the exact stored bytes (§7), which is what clients download and verify.
+ */
+#include "notary-repo.h"
+#include "notary-json.h"
+
+#include <string.h>
+
+#define YEAR_SECONDS (365 * 24 * 3600)
+#define SNAPSHOT_LIFETIME (3 * YEAR_SECONDS)
+#define TIMESTAMP_LIFETIME (14 * 24 * 3600)
+#define META_CACHE_MAX 20000
+
+struct _NotaryRepo
+{
+  const NotaryStorageVTable *svt;
+  NotaryStorage *storage;
+  const NotarySignerVTable *kvt;
+  NotarySigner *signer;
+  gint64 fixed_now;
+
+  /* Parsed facts about immutable files, keyed by "<gun>\n<sha256 hex>":
+   * for a timestamp or snapshot, the role -> sha256-hex map of its meta
+   * and its expiry.  Content-addressed, so entries never go stale. */
+  GMutex cache_lock;
+  GHashTable *meta_cache;
+};
+
+typedef struct
+{
+  gint64 expires;
+  GHashTable *role_sha; /* role -> sha256 hex */
+} MetaFacts;
+
+static void
+meta_facts_free (MetaFacts *f)
+{
+  g_hash_table_unref (f->role_sha);
+  g_free (f);
+}
+
+NotaryRepo *
+notary_repo_new (const NotaryStorageVTable *storage_vt, NotaryStorage *storage,
+                 const NotarySignerVTable *signer_vt, NotarySigner *signer)
+{
+  NotaryRepo *repo = g_new0 (NotaryRepo, 1);
+  repo->svt = storage_vt;
+  repo->storage = storage;
+  repo->kvt = signer_vt;
+  repo->signer = signer;
+  g_mutex_init (&repo->cache_lock);
+  repo->meta_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) meta_facts_free);
+  return repo;
+}
+
+void
+notary_repo_free (NotaryRepo *repo)
+{
+  if (repo == NULL)
+    return;
+  g_hash_table_unref (repo->meta_cache);
+  g_mutex_clear (&repo->cache_lock);
+  g_free (repo);
+}
+
+void
+notary_repo_set_clock (NotaryRepo *repo, gint64 fixed_now)
+{
+  repo->fixed_now = fixed_now;
+}
+
+static gint64
+repo_now (NotaryRepo *repo)
+{
+  return repo->fixed_now ? repo->fixed_now : g_get_real_time () / G_USEC_PER_SEC;
+}
+
+static gboolean
+is_not_found (GError *error)
+{
+  return g_error_matches (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_NOT_FOUND);
+}
+
+static gboolean
+typed (GError **error, NotaryValidationError code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+static gboolean
+typed (GError **error, NotaryValidationError code, const char *fmt, ...)
+{
+  va_list ap;
+  g_autofree char *msg = NULL;
+  va_start (ap, fmt);
+  msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error_literal (error, NOTARY_VALIDATION_ERROR, code, msg);
+  return FALSE;
+}
+
+/* ---- cached facts about snapshot/timestamp files ----------------------- */
+
+/* Facts (expiry, role -> sha256) of a stored snapshot or timestamp file.
+ * \return (transfer none) valid while the cache is not cleared — callers
+ * copy what they need under no lock, so we hand out copies instead. */
+static gboolean
+meta_facts (NotaryRepo *repo, const char *gun, NotaryStoredFile *file, gboolean is_timestamp, gint64 *out_expires,
+            GHashTable **out_role_sha, GError **error)
+{
+  g_autoptr (GBytes) digest = notary_digest (G_CHECKSUM_SHA256, file->data);
+  g_autofree char *hex = notary_sha256_hex (file->data);
+  g_autofree char *key = g_strconcat (gun, "\n", hex, NULL);
+  MetaFacts *facts;
+  g_autoptr (NotarySigned) s = NULL;
+  g_autoptr (NotaryMetaRole) m = NULL;
+  GHashTableIter it;
+  gpointer k, v;
+
+  g_mutex_lock (&repo->cache_lock);
+  facts = g_hash_table_lookup (repo->meta_cache, key);
+  if (facts != NULL)
+    {
+      *out_expires = facts->expires;
+      *out_role_sha = g_hash_table_ref (facts->role_sha);
+      g_mutex_unlock (&repo->cache_lock);
+      return TRUE;
+    }
+  g_mutex_unlock (&repo->cache_lock);
+
+  s = notary_signed_parse (file->data, error);
+  if (s == NULL)
+    return FALSE;
+  m = is_timestamp ? notary_timestamp_new (s, error) : notary_snapshot_new (s, error);
+  if (m == NULL)
+    return FALSE;
+  facts = g_new0 (MetaFacts, 1);
+  facts->expires = s->expires;
+  facts->role_sha = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_hash_table_iter_init (&it, m->meta);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    {
+      char *sha = notary_file_meta_sha256_hex (v);
+      if (sha != NULL)
+        g_hash_table_insert (facts->role_sha, g_strdup (k), sha);
+    }
+  *out_expires = facts->expires;
+  *out_role_sha = g_hash_table_ref (facts->role_sha);
+
+  g_mutex_lock (&repo->cache_lock);
+  if (g_hash_table_size (repo->meta_cache) >= META_CACHE_MAX)
+    g_hash_table_remove_all (repo->meta_cache);
+  g_hash_table_replace (repo->meta_cache, g_steal_pointer (&key), facts);
+  g_mutex_unlock (&repo->cache_lock);
+  return TRUE;
+}
+
+/* ---- consistent reads (server-storage.md §2) --------------------------- */
+
+static NotaryStoredFile *
+storage_latest (NotaryRepo *repo, const char *gun, const char *role, GError **error)
+{
+  return repo->svt->get_latest (repo->storage, gun, role, error);
+}
+
+static NotaryStoredFile *
+storage_checksum (NotaryRepo *repo, const char *gun, const char *role, const char *sha, GError **error)
+{
+  return repo->svt->get_checksum (repo->storage, gun, role, sha, error);
+}
+
+/* The snapshot the latest timestamp names, with that timestamp. */
+static NotaryStoredFile *
+current_snapshot (NotaryRepo *repo, const char *gun, NotaryStoredFile **out_ts, GError **error)
+{
+  g_autoptr (GHashTable) role_sha = NULL;
+  gint64 expires;
+  NotaryStoredFile *ts;
+  NotaryStoredFile *sn;
+  const char *sha;
+
+  ts = storage_latest (repo, gun, "timestamp", error);
+  if (ts == NULL)
+    return NULL;
+  if (!meta_facts (repo, gun, ts, TRUE, &expires, &role_sha, error))
+    {
+      notary_stored_file_free (ts);
+      return NULL;
+    }
+  sha = g_hash_table_lookup (role_sha, "snapshot");
+  sn = storage_checksum (repo, gun, "snapshot", sha, error);
+  if (out_ts != NULL && sn != NULL)
+    *out_ts = ts;
+  else
+    notary_stored_file_free (ts);
+  return sn;
+}
+
+/* Current root/targets/delegation: the version the current snapshot names. */
+static NotaryStoredFile *
+current_via_snapshot (NotaryRepo *repo, const char *gun, const char *role, GError **error)
+{
+  g_autoptr (GHashTable) role_sha = NULL;
+  gint64 expires;
+  NotaryStoredFile *sn;
+  const char *sha;
+
+  sn = current_snapshot (repo, gun, NULL, error);
+  if (sn == NULL)
+    return NULL;
+  if (!meta_facts (repo, gun, sn, FALSE, &expires, &role_sha, error))
+    {
+      notary_stored_file_free (sn);
+      return NULL;
+    }
+  notary_stored_file_free (sn);
+  sha = g_hash_table_lookup (role_sha, role);
+  if (sha == NULL)
+    {
+      /* Not listed in the current snapshot: it does not exist as far as
+       * clients are concerned (the reference's SQL path answers 500 here;
+       * 404 is what the client understands as "missing"). */
+      g_set_error (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_NOT_FOUND, "No record found");
+      return NULL;
+    }
+  return storage_checksum (repo, gun, role, sha, error);
+}
+
+NotaryStoredFile *
+notary_repo_get_checksum (NotaryRepo *repo, const char *gun, const char *role, const char *sha256_hex,
+                          GError **error)
+{
+  g_autofree char *lower = g_ascii_strdown (sha256_hex, -1);
+  return storage_checksum (repo, gun, role, lower, error);
+}
+
+NotaryStoredFile *
+notary_repo_get_version (NotaryRepo *repo, const char *gun, const char *role, gint64 version, GError **error)
+{
+  if (version < 1)
+    {
+      g_set_error (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_NOT_FOUND, "No record found");
+      return NULL;
+    }
+  return repo->svt->get_version (repo->storage, gun, role, version, error);
+}
+
+/* ---- signing through the trust service --------------------------------- */
+
+static const char *
+method_for_keytype (const char *keytype)
+{
+  if (g_str_has_prefix (keytype, "ecdsa"))
+    return "ecdsa";
+  if (g_str_has_prefix (keytype, "rsa"))
+    return "rsapss";
+  if (g_str_equal (keytype, "ed25519"))
+    return "eddsa";
+  return NULL;
+}
+
+typedef enum
+{
+  SIGN_OK,
+  SIGN_NO_KEYS,  /* the service holds none of the role's keys */
+  SIGN_FAILED,   /* error set */
+} SignResult;
+
+/* Sign @canonical with every key of @role_name in @root that the trust
+ * service holds; signatures carry the key's TUF ID (§8). */
+static SignResult
+sign_role (NotaryRepo *repo, NotaryRoot *root, const char *role_name, GBytes *canonical, GPtrArray **out_sigs,
+           GError **error)
+{
+  NotaryRoleKeys *role = g_hash_table_lookup (root->roles, role_name);
+  g_autoptr (GPtrArray) sigs = g_ptr_array_new_with_free_func ((GDestroyNotify) notary_signature_free);
+
+  for (guint i = 0; i < role->keyids->len; i++)
+    {
+      NotaryKey *key = g_hash_table_lookup (root->keys, role->keyids->pdata[i]);
+      g_autoptr (GError) local_error = NULL;
+      GBytes *sig;
+      NotarySignature *ns;
+      const char *method = method_for_keytype (notary_key_get_keytype (key));
+
+      if (method == NULL)
+        continue;
+      sig = repo->kvt->sign (repo->signer, notary_key_get_canonical_id (key), canonical, &local_error);
+      if (sig == NULL)
+        {
+          if (g_error_matches (local_error, NOTARY_SIGNER_ERROR, NOTARY_SIGNER_ERROR_KEY_NOT_FOUND))
+            continue;
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "signing %s: ", role_name);
+          return SIGN_FAILED;
+        }
+      ns = g_new0 (NotarySignature, 1);
+      ns->keyid = g_strdup (notary_key_get_id (key));
+      ns->method = g_strdup (method);
+      ns->sig = sig;
+      g_ptr_array_add (sigs, ns);
+    }
+  if (sigs->len == 0)
+    return SIGN_NO_KEYS;
+  if ((gint64) sigs->len < role->threshold)
+    {
+      typed (error, NOTARY_VALIDATION_ERROR_VALIDATION, "insufficient signatures for %s: %u of %" G_GINT64_FORMAT,
+             role_name, sigs->len, role->threshold);
+      return SIGN_FAILED;
+    }
+  *out_sigs = g_steal_pointer (&sigs);
+  return SIGN_OK;
+}
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Build canonical signed bytes {"_type":…,"expires":…,"meta":{…},"version":N}
+ * from @meta: role -> canonical filemeta text. */
+static GBytes *
+build_meta_body (const char *type, gint64 expires, GHashTable *meta, gint64 version)
+{
+  GString *out = g_string_new ("{\"_type\":");
+  g_autofree char *exp = notary_time_format_rfc3339 (expires, 0);
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer k;
+
+  g_hash_table_iter_init (&it, meta);
+  while (g_hash_table_iter_next (&it, &k, NULL))
+    g_ptr_array_add (names, k);
+
+  notary_json_write_canonical_string (out, type);
+  g_string_append (out, ",\"expires\":");
+  notary_json_write_canonical_string (out, exp);
+  g_string_append (out, ",\"meta\":{");
+  g_ptr_array_sort (names, compare_strings);
+  for (guint i = 0; i < names->len; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      notary_json_write_canonical_string (out, names->pdata[i]);
+      g_string_append_c (out, ':');
+      g_string_append (out, g_hash_table_lookup (meta, names->pdata[i]));
+    }
+  g_string_append_printf (out, "},\"version\":%" G_GINT64_FORMAT "}", version);
+  return g_string_free_to_bytes (out);
+}
+
+static char *
+file_meta_text (GBytes *data)
+{
+  GString *s = g_string_new (NULL);
+  notary_write_file_meta (s, data);
+  return g_string_free (s, FALSE);
+}
+
+/* ---- loading roles (§2) ------------------------------------------------- */
+
+/* Verification keys of a root's root role: each listed key's certificate
+ * checked for @gun (§6).  NULL + error when none yields a valid leaf. */
+static GHashTable *
+root_cert_keys (NotaryRoot *root, const char *gun, gint64 now, gboolean check_expiry, GError **error)
+{
+  NotaryRoleKeys *role = g_hash_table_lookup (root->roles, "root");
+  g_autoptr (GHashTable) out
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) notary_key_unref);
+
+  for (guint i = 0; i < role->keyids->len; i++)
+    {
+      NotaryKey *key = g_hash_table_lookup (root->keys, role->keyids->pdata[i]);
+      NotaryKey *checked = notary_key_check_root_certificate (key, gun, now, check_expiry, NULL);
+      if (checked != NULL)
+        g_hash_table_insert (out, g_strdup (role->keyids->pdata[i]), checked);
+    }
+  if (g_hash_table_size (out) == 0)
+    {
+      g_set_error_literal (error, NOTARY_TUF_ERROR, NOTARY_TUF_ERROR_INVALID,
+                           "could not validate the path to a trusted root: unable to retrieve valid leaf "
+                           "certificates");
+      return NULL;
+    }
+  return g_steal_pointer (&out);
+}
+
+/* Load a root (§2 row root, §3.1).  @prev: the trusted previous root or NULL. */
+static NotaryRoot *
+load_root (NotarySigned *s, const char *gun, NotaryRoot *prev, gint64 min_version, gboolean allow_expired,
+           gint64 now, GError **error)
+{
+  g_autoptr (NotaryRoot) root = notary_root_new (s, error);
+  g_autoptr (GHashTable) own = NULL;
+  NotaryRoleKeys *own_role;
+
+  if (root == NULL)
+    return NULL;
+  own = root_cert_keys (root, gun, now, TRUE, error);
+  if (own == NULL)
+    return NULL;
+  if (prev != NULL)
+    {
+      g_autoptr (GHashTable) old = root_cert_keys (prev, gun, now, FALSE, NULL);
+      NotaryRoleKeys *old_role = g_hash_table_lookup (prev->roles, "root");
+      if (old == NULL || !notary_signed_verify (s, old, old_role, NULL))
+        {
+          g_set_error_literal (error, NOTARY_TUF_ERROR, NOTARY_TUF_ERROR_SIGNATURE,
+                               "could not rotate trust to a new trusted root: failed to validate data with "
+                               "current trusted certificates");
+          return NULL;
+        }
+    }
+  own_role = g_hash_table_lookup (root->roles, "root");
+  if (!notary_signed_verify (s, own, own_role, NULL))
+    {
+      g_set_error_literal (error, NOTARY_TUF_ERROR, NOTARY_TUF_ERROR_SIGNATURE,
+                           "could not validate the path to a trusted root: failed to validate integrity of "
+                           "roots");
+      return NULL;
+    }
+  if (s->version < min_version)
+    {
+      g_set_error (error, NOTARY_TUF_ERROR, NOTARY_TUF_ERROR_VERSION,
+                   "root version %" G_GINT64_FORMAT " is lower than %" G_GINT64_FORMAT, s->version, min_version);
+      return NULL;
+    }
+  if (!allow_expired && notary_signed_is_expired (s, now))
+    {
+      g_autofree char *t = notary_time_format_rfc3339 (s->expires, 0);
+      g_set_error (error, NOTARY_TUF_ERROR, NOTARY_TUF_ERROR_EXPIRED, "root expired at %s", t);
+      return NULL;
+    }
+  return g_steal_pointer (&root);
+}
+
+typedef struct
+{
+  NotaryRepo *repo;
+  const char *gun;
+  gint64 now;
+  NotaryRoot *root;       /* root in play */
+  GHashTable *targets;    /* role -> NotaryTargets* loaded (uploaded + ancestors) */
+} UpdateCtx;
+
+/* Load a targets-type role against the root in play / its parent. */
+static gboolean
+load_targets (UpdateCtx *ctx, const char *role, NotarySigned *s, gboolean allow_expired, GError **error)
+{
+  g_autoptr (NotaryTargets) t = NULL;
+  GHashTable *keys;
+  NotaryRoleKeys *rk;
+
+  if (g_hash_table_contains (ctx->targets, role))
+    {
+      g_set_error (error, NOTARY_TUF_ERROR, NOTARY_TUF_ERROR_INVALID, "%s loaded twice", role);
+      return FALSE;
+    }
+  if (g_str_equal (role, "targets"))
+    {
+      keys = ctx->root->keys;
+      rk = g_hash_table_lookup (ctx->root->roles, "targets");
+    }
+  else
+    {
+      g_autofree char *parent_name = notary_role_parent (role);
+      NotaryTargets *parent = g_hash_table_lookup (ctx->targets, parent_name);
+      if (!g_hash_table_contains (ctx->targets, "targets"))
+        {
+          g_set_error_literal (error, NOTARY_TUF_ERROR, NOTARY_TUF_ERROR_INVALID, "targets must be loaded first");
+          return FALSE;
+        }
+      rk = parent ? notary_targets_find_delegation (parent, role) : NULL;
+      if (rk == NULL)
+        {
+          g_set_error (error, NOTARY_TUF_ERROR, NOTARY_TUF_ERROR_INVALID,
+                       "tuf: invalid role %s. delegation does not exist", role);
+          return FALSE;
+        }
+      keys = parent->delegation_keys;
+    }
+  t = notary_targets_new (s, role, error);
+  if (t == NULL)
+    return FALSE;
+  if (!notary_signed_verify (s, keys, rk, error))
+    return FALSE;
+  if (!allow_expired && notary_signed_is_expired (s, ctx->now))
+    {
+      g_autofree char *ts = notary_time_format_rfc3339 (s->expires, 0);
+      g_set_error (error, NOTARY_TUF_ERROR, NOTARY_TUF_ERROR_EXPIRED, "%s expired at %s", role, ts);
+      return FALSE;
+    }
+  g_hash_table_insert (ctx->targets, g_strdup (role), g_steal_pointer (&t));
+  return TRUE;
+}
+
+/* Load the stored current version of @role into ctx (ancestors, §3.2.1). */
+static gboolean
+load_stored_targets (UpdateCtx *ctx, const char *role, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  NotaryStoredFile *f = current_via_snapshot (ctx->repo, ctx->gun, role, &local_error);
+  g_autoptr (NotarySigned) s = NULL;
+
+  if (f == NULL)
+    {
+      if (is_not_found (local_error))
+        return TRUE; /* skipped: the child's load reports it */
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  s = notary_signed_parse (f->data, error);
+  notary_stored_file_free (f);
+  if (s == NULL)
+    return FALSE;
+  return load_targets (ctx, role, s, TRUE, error);
+}
+
+/* ---- validateUpdate (§3) ---------------------------------------------- */
+
+typedef struct
+{
+  char *role;
+  gint64 version;
+  GBytes *data;
+} Output;
+
+static void
+output_free (Output *o)
+{
+  g_free (o->role);
+  g_bytes_unref (o->data);
+  g_free (o);
+}
+
+static void
+add_output (GPtrArray *out, const char *role, gint64 version, GBytes *data)
+{
+  Output *o = g_new0 (Output, 1);
+  o->role = g_strdup (role);
+  o->version = version;
+  o->data = g_bytes_ref (data);
+  g_ptr_array_add (out, o);
+}
+
+/* Version for a new server-generated file of @role: latest stored + 1. */
+static gboolean
+next_version (NotaryRepo *repo, const char *gun, const char *role, gint64 *out, NotaryStoredFile **out_latest,
+              GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  NotaryStoredFile *f = storage_latest (repo, gun, role, &local_error);
+  if (f == NULL)
+    {
+      if (!is_not_found (local_error))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      *out = 1;
+      *out_latest = NULL;
+      return TRUE;
+    }
+  if (f->version == G_MAXINT64)
+    {
+      notary_stored_file_free (f);
+      /* TUF-01-002: never wrap around. */
+      return typed (error, NOTARY_VALIDATION_ERROR_VALIDATION, "%s version would overflow", role);
+    }
+  *out = f->version + 1;
+  *out_latest = f;
+  return TRUE;
+}
+
+static GBytes *
+generate_snapshot (UpdateCtx *ctx, GBytes *root_bytes, GError **error)
+{
+  g_autoptr (GHashTable) meta = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr (GPtrArray) sigs = NULL;
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) local_error = NULL;
+  NotaryStoredFile *latest = NULL;
+  NotaryStoredFile *prev;
+  GHashTableIter it;
+  gpointer k, v;
+  gint64 version;
+  SignResult res;
+
+  prev = current_snapshot (ctx->repo, ctx->gun, NULL, &local_error);
+  if (prev == NULL && !is_not_found (local_error))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  if (prev == NULL)
+    {
+      if (!g_hash_table_contains (ctx->targets, "targets"))
+        return typed (error, NOTARY_VALIDATION_ERROR_VALIDATION, "targets must be loaded first"), NULL;
+    }
+  else
+    {
+      g_autoptr (NotarySigned) prev_s = notary_signed_parse (prev->data, error);
+      g_autoptr (NotaryMetaRole) prev_m = NULL;
+      JsonObject *prev_meta;
+
+      notary_stored_file_free (prev);
+      if (prev_s == NULL || (prev_m = notary_snapshot_new (prev_s, error)) == NULL)
+        return NULL;
+      /* Entries of roles this update does not touch (deleted delegations
+       * included) are kept as they were. */
+      prev_meta = notary_json_object_get_object (prev_s->signed_obj, "meta");
+      g_hash_table_iter_init (&it, prev_m->meta);
+      while (g_hash_table_iter_next (&it, &k, NULL))
+        {
+          GString *enc = g_string_new (NULL);
+          if (!notary_json_write_canonical (enc, json_object_get_member (prev_meta, k), error))
+            {
+              g_string_free (enc, TRUE);
+              return NULL;
+            }
+          g_hash_table_insert (meta, g_strdup (k), g_string_free (enc, FALSE));
+        }
+    }
+
+  g_hash_table_insert (meta, g_strdup ("root"), file_meta_text (root_bytes));
+  g_hash_table_iter_init (&it, ctx->targets);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    g_hash_table_insert (meta, g_strdup (k), file_meta_text (((NotaryTargets *) v)->s->raw));
+
+  if (!next_version (ctx->repo, ctx->gun, "snapshot", &version, &latest, error))
+    return NULL;
+  notary_stored_file_free (latest);
+  body = build_meta_body ("Snapshot", ctx->now + SNAPSHOT_LIFETIME, meta, version);
+
+  res = sign_role (ctx->repo, ctx->root, "snapshot", body, &sigs, error);
+  if (res == SIGN_NO_KEYS)
+    return typed (error, NOTARY_VALIDATION_ERROR_BAD_HIERARCHY,
+                  "no snapshot was included in update and server does not hold current snapshot key for "
+                  "repository"),
+           NULL;
+  if (res == SIGN_FAILED)
+    return NULL;
+  return notary_envelope_build (body, sigs);
+}
+
+/* A new timestamp over @snapshot_bytes, signed with the timestamp keys of
+ * @root.  NO_KEYS is reported as ErrBadRoot (§3.4). */
+static GBytes *
+generate_timestamp (NotaryRepo *repo, const char *gun, NotaryRoot *root, GBytes *snapshot_bytes, gint64 now,
+                    gint64 *out_version, GError **error)
+{
+  g_autoptr (GHashTable) meta = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr (GPtrArray) sigs = NULL;
+  g_autoptr (GBytes) body = NULL;
+  NotaryStoredFile *latest = NULL;
+  SignResult res;
+
+  if (!next_version (repo, gun, "timestamp", out_version, &latest, error))
+    return NULL;
+  notary_stored_file_free (latest);
+  g_hash_table_insert (meta, g_strdup ("snapshot"), file_meta_text (snapshot_bytes));
+  body = build_meta_body ("Timestamp", now + TIMESTAMP_LIFETIME, meta, *out_version);
+  res = sign_role (repo, root, "timestamp", body, &sigs, error);
+  if (res == SIGN_NO_KEYS)
+    return typed (error, NOTARY_VALIDATION_ERROR_BAD_ROOT, "no timestamp keys exist on the server"), NULL;
+  if (res == SIGN_FAILED)
+    return NULL;
+  return notary_envelope_build (body, sigs);
+}
+
+/* Turn an untyped TUF failure into the typed error of its phase. */
+static void
+type_error (GError **error, GError *local, NotaryValidationError code)
+{
+  if (local->domain == NOTARY_TUF_ERROR)
+    g_set_error_literal (error, NOTARY_VALIDATION_ERROR, code, local->message);
+  else
+    g_propagate_error (error, g_error_copy (local));
+}
+
+static gboolean
+current_root (NotaryRepo *repo, const char *gun, gint64 now, NotaryRoot **out, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  NotaryStoredFile *f = current_via_snapshot (repo, gun, "root", &local_error);
+  g_autoptr (NotarySigned) s = NULL;
+
+  *out = NULL;
+  if (f == NULL)
+    {
+      if (is_not_found (local_error))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  s = notary_signed_parse (f->data, error);
+  notary_stored_file_free (f);
+  if (s == NULL)
+    return FALSE;
+  *out = load_root (s, gun, NULL, 1, TRUE, now, error);
+  return *out != NULL;
+}
+
+gboolean
+notary_repo_update (NotaryRepo *repo, const char *gun, GHashTable *uploads, GError **error)
+{
+  UpdateCtx ctx = { repo, gun, repo_now (repo), NULL, NULL };
+  g_autoptr (NotaryRoot) cur_root = NULL;
+  g_autoptr (NotaryRoot) new_root = NULL;
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) output_free);
+  g_autoptr (GPtrArray) targets_roles = g_ptr_array_new ();
+  g_autoptr (GHashTable) loaded = NULL;
+  g_autoptr (GBytes) snapshot_bytes = NULL;
+  g_autoptr (GBytes) ts_bytes = NULL;
+  g_autoptr (GError) local_error = NULL;
+  g_autofree NotaryStorageUpdate *updates = NULL;
+  g_autofree char **shas = NULL;
+  NotarySigned *up_root = g_hash_table_lookup (uploads, "root");
+  NotarySigned *up_snapshot = g_hash_table_lookup (uploads, "snapshot");
+  GBytes *root_bytes;
+  GHashTableIter it;
+  gpointer k, v;
+  gint64 ts_version;
+  gboolean ok;
+
+  loaded = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) notary_targets_free);
+  ctx.targets = loaded;
+
+  /* §3.1 root */
+  if (!current_root (repo, gun, ctx.now, &cur_root, &local_error))
+    {
+      /* the stored root no longer loads: untyped (400 without detail) */
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (up_root != NULL)
+    {
+      gint64 cur = cur_root ? cur_root->s->version : 1;
+      if (up_root->version != cur && up_root->version != cur + 1)
+        return typed (error, NOTARY_VALIDATION_ERROR_BAD_ROOT,
+                      "Root modifications must increment the version. Current %" G_GINT64_FORMAT
+                      ", new %" G_GINT64_FORMAT,
+                      cur, up_root->version);
+      new_root = load_root (up_root, gun, cur_root, cur, FALSE, ctx.now, &local_error);
+      if (new_root == NULL)
+        {
+          type_error (error, local_error, NOTARY_VALIDATION_ERROR_BAD_ROOT);
+          return FALSE;
+        }
+      add_output (out, "root", up_root->version, up_root->raw);
+      ctx.root = new_root;
+      root_bytes = up_root->raw;
+    }
+  else if (cur_root != NULL)
+    {
+      ctx.root = cur_root;
+      root_bytes = cur_root->s->raw;
+    }
+  else
+    return typed (error, NOTARY_VALIDATION_ERROR_VALIDATION, "no pre-existing root and no root provided in update.");
+
+  /* §3.2 targets and delegations, parents first */
+  g_hash_table_iter_init (&it, uploads);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    if (notary_role_is_targets_type (k))
+      g_ptr_array_add (targets_roles, k);
+  g_ptr_array_sort (targets_roles, notary_role_compare);
+  for (guint i = 0; i < targets_roles->len; i++)
+    {
+      const char *role = targets_roles->pdata[i];
+      g_auto (GStrv) parts = g_strsplit (role, "/", -1);
+      g_autoptr (GString) prefix = g_string_new (NULL);
+
+      /* ancestors top-down, from storage unless uploaded/loaded already */
+      for (guint j = 0; parts[j + 1] != NULL; j++)
+        {
+          if (j > 0)
+            g_string_append_c (prefix, '/');
+          g_string_append (prefix, parts[j]);
+          if (!g_hash_table_contains (loaded, prefix->str) && !g_hash_table_contains (uploads, prefix->str))
+            {
+              if (!load_stored_targets (&ctx, prefix->str, &local_error))
+                {
+                  type_error (error, local_error, NOTARY_VALIDATION_ERROR_BAD_TARGETS);
+                  return FALSE;
+                }
+            }
+        }
+      if (!load_targets (&ctx, role, g_hash_table_lookup (uploads, role), FALSE, &local_error))
+        {
+          type_error (error, local_error, NOTARY_VALIDATION_ERROR_BAD_TARGETS);
+          return FALSE;
+        }
+      add_output (out, role, ((NotarySigned *) g_hash_table_lookup (uploads, role))->version,
+                  ((NotarySigned *) g_hash_table_lookup (uploads, role))->raw);
+    }
+
+  /* §3.3 snapshot */
+  if (up_snapshot != NULL)
+    {
+      g_autoptr (NotaryMetaRole) sn = NULL;
+      NotaryRoleKeys *rk = g_hash_table_lookup (ctx.root->roles, "snapshot");
+      NotaryFileMeta *fm;
+
+      if (!notary_signed_verify (up_snapshot, ctx.root->keys, rk, &local_error)
+          || (sn = notary_snapshot_new (up_snapshot, &local_error)) == NULL)
+        {
+          type_error (error, local_error, NOTARY_VALIDATION_ERROR_BAD_SNAPSHOT);
+          return FALSE;
+        }
+      if (notary_signed_is_expired (up_snapshot, ctx.now))
+        return typed (error, NOTARY_VALIDATION_ERROR_BAD_SNAPSHOT, "snapshot expired");
+      fm = g_hash_table_lookup (sn->meta, "root");
+      if (fm == NULL || !notary_file_meta_check (fm, root_bytes, "root", &local_error))
+        return typed (error, NOTARY_VALIDATION_ERROR_BAD_SNAPSHOT, "snapshot does not match root: %s",
+                      local_error ? local_error->message : "missing");
+      g_hash_table_iter_init (&it, loaded);
+      while (g_hash_table_iter_next (&it, &k, &v))
+        {
+          fm = g_hash_table_lookup (sn->meta, k);
+          g_clear_error (&local_error);
+          if (fm == NULL || !notary_file_meta_check (fm, ((NotaryTargets *) v)->s->raw, k, &local_error))
+            return typed (error, NOTARY_VALIDATION_ERROR_BAD_SNAPSHOT, "snapshot does not match %s: %s",
+                          (char *) k, local_error ? local_error->message : "missing from snapshot meta");
+        }
+      snapshot_bytes = g_bytes_ref (up_snapshot->raw);
+      add_output (out, "snapshot", up_snapshot->version, snapshot_bytes);
+    }
+  else
+    {
+      g_autoptr (NotarySigned) gen = NULL;
+      snapshot_bytes = generate_snapshot (&ctx, root_bytes, error);
+      if (snapshot_bytes == NULL)
+        return FALSE;
+      gen = notary_signed_parse (snapshot_bytes, error);
+      if (gen == NULL)
+        return FALSE;
+      add_output (out, "snapshot", gen->version, snapshot_bytes);
+    }
+
+  /* §3.4 timestamp */
+  ts_bytes = generate_timestamp (repo, gun, ctx.root, snapshot_bytes, ctx.now, &ts_version, error);
+  if (ts_bytes == NULL)
+    return FALSE;
+  add_output (out, "timestamp", ts_version, ts_bytes);
+
+  /* §3.5 store, one transaction */
+  updates = g_new0 (NotaryStorageUpdate, out->len);
+  shas = g_new0 (char *, out->len + 1);
+  for (guint i = 0; i < out->len; i++)
+    {
+      Output *o = out->pdata[i];
+      shas[i] = notary_sha256_hex (o->data);
+      updates[i].role = o->role;
+      updates[i].version = o->version;
+      updates[i].data = o->data;
+      updates[i].sha256 = shas[i];
+    }
+  ok = repo->svt->update_many (repo->storage, gun, updates, out->len, error);
+  for (guint i = 0; i < out->len; i++)
+    g_free (shas[i]);
+  return ok;
+}
+
+/* ---- GET timestamp / snapshot with regeneration (§6) --------------------- */
+
+static NotaryStoredFile *
+stored_file_new (GBytes *data, gint64 version, gint64 modified)
+{
+  NotaryStoredFile *f = g_new0 (NotaryStoredFile, 1);
+  f->data = g_bytes_ref (data);
+  f->version = version;
+  f->modified_unix = modified;
+  return f;
+}
+
+static NotaryStoredFile *
+current_timestamp (NotaryRepo *repo, const char *gun, GError **error)
+{
+  gint64 now = repo_now (repo);
+  g_autoptr (GHashTable) ts_meta = NULL;
+  g_autoptr (GHashTable) sn_meta = NULL;
+  g_autoptr (GError) local_error = NULL;
+  gint64 ts_expires, sn_expires;
+  NotaryStoredFile *ts, *sn;
+  const char *sn_sha;
+  g_autoptr (NotarySigned) sn_s = NULL;
+  g_autoptr (NotaryRoot) root = NULL;
+  g_autoptr (GBytes) new_sn = NULL;
+  g_autoptr (GBytes) new_ts = NULL;
+  GBytes *sn_bytes;
+  gint64 new_ts_version, new_sn_version = 0;
+  NotaryStorageUpdate updates[2];
+  g_autofree char *sha_a = NULL;
+  g_autofree char *sha_b = NULL;
+  gsize n = 0;
+
+  ts = storage_latest (repo, gun, "timestamp", error);
+  if (ts == NULL)
+    return NULL;
+  if (!meta_facts (repo, gun, ts, TRUE, &ts_expires, &ts_meta, error))
+    goto unknown;
+  sn_sha = g_hash_table_lookup (ts_meta, "snapshot");
+  sn = storage_checksum (repo, gun, "snapshot", sn_sha, error);
+  if (sn == NULL)
+    {
+      notary_stored_file_free (ts);
+      return NULL;
+    }
+  if (!meta_facts (repo, gun, sn, FALSE, &sn_expires, &sn_meta, error))
+    {
+      notary_stored_file_free (sn);
+      goto unknown;
+    }
+  /* Fast path: both still valid, and by construction the stored ts names
+   * this snapshot. */
+  if (ts_expires >= now && sn_expires >= now)
+    {
+      notary_stored_file_free (sn);
+      return ts;
+    }
+
+  /* Something expired: regenerate with the current root's keys. */
+  if (!current_root (repo, gun, now, &root, &local_error) || root == NULL
+      || notary_signed_is_expired (root->s, now))
+    {
+      notary_stored_file_free (sn);
+      g_set_error (error, NOTARY_TUF_ERROR, NOTARY_TUF_ERROR_INVALID, "cannot refresh timestamp: %s",
+                   local_error ? local_error->message : "root missing or expired");
+      goto unknown;
+    }
+  sn_bytes = sn->data;
+  if (sn_expires < now)
+    {
+      UpdateCtx ctx = { repo, gun, now, root, NULL };
+      g_autoptr (GHashTable) none
+          = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) notary_targets_free);
+      g_autoptr (NotarySigned) gen = NULL;
+      /* no targets loaded: every entry but root is kept from the current
+       * snapshot, root is refreshed */
+      ctx.targets = none;
+      new_sn = generate_snapshot (&ctx, root->s->raw, error);
+      if (new_sn == NULL)
+        {
+          notary_stored_file_free (sn);
+          goto unknown;
+        }
+      gen = notary_signed_parse (new_sn, error);
+      if (gen == NULL)
+        {
+          notary_stored_file_free (sn);
+          goto unknown;
+        }
+      new_sn_version = gen->version;
+      sn_bytes = new_sn;
+    }
+  new_ts = generate_timestamp (repo, gun, root, sn_bytes, now, &new_ts_version, error);
+  notary_stored_file_free (sn);
+  if (new_ts == NULL)
+    goto unknown;
+  if (new_sn != NULL)
+    {
+      sha_a = notary_sha256_hex (new_sn);
+      updates[n++] = (NotaryStorageUpdate){ "snapshot", new_sn_version, new_sn, sha_a };
+    }
+  sha_b = notary_sha256_hex (new_ts);
+  updates[n++] = (NotaryStorageUpdate){ "timestamp", new_ts_version, new_ts, sha_b };
+  if (!repo->svt->update_many (repo->storage, gun, updates, n, error))
+    goto unknown;
+  notary_stored_file_free (ts);
+  return stored_file_new (new_ts, new_ts_version, now);
+
+unknown:
+  notary_stored_file_free (ts);
+  return NULL;
+}
+
+NotaryStoredFile *
+notary_repo_get_current (NotaryRepo *repo, const char *gun, const char *role, GError **error)
+{
+  if (g_str_equal (role, "timestamp"))
+    return current_timestamp (repo, gun, error);
+  if (g_str_equal (role, "snapshot"))
+    {
+      g_autoptr (GHashTable) ts_meta = NULL;
+      gint64 expires;
+      NotaryStoredFile *ts = current_timestamp (repo, gun, error);
+      NotaryStoredFile *sn;
+      if (ts == NULL)
+        return NULL;
+      if (!meta_facts (repo, gun, ts, TRUE, &expires, &ts_meta, error))
+        {
+          notary_stored_file_free (ts);
+          return NULL;
+        }
+      notary_stored_file_free (ts);
+      sn = storage_checksum (repo, gun, "snapshot", g_hash_table_lookup (ts_meta, "snapshot"), error);
+      return sn;
+    }
+  return current_via_snapshot (repo, gun, role, error);
+}
+
+/* ---- server-held keys (§5) --------------------------------------------- */
+
+static NotaryKey *
+key_from_public (NotaryPublicKey *pk, GError **error)
+{
+  return notary_key_new (pk->keytype, pk->public_bytes, error);
+}
+
+NotaryKey *
+notary_repo_rotate_key (NotaryRepo *repo, const char *gun, const char *role, GError **error)
+{
+  NotaryPublicKey *pk = repo->kvt->create_key (repo->signer, gun, role, NULL, error);
+  NotaryKey *key;
+  if (pk == NULL)
+    return NULL;
+  key = key_from_public (pk, error);
+  notary_public_key_free (pk);
+  return key;
+}
+
+NotaryKey *
+notary_repo_get_or_create_key (NotaryRepo *repo, const char *gun, const char *role, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  NotaryStoredFile *f = current_via_snapshot (repo, gun, "root", &local_error);
+
+  if (f == NULL && !is_not_found (local_error))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  if (f != NULL)
+    {
+      g_autoptr (NotarySigned) s = notary_signed_parse (f->data, NULL);
+      g_autoptr (NotaryRoot) root = s ? notary_root_new (s, NULL) : NULL;
+      NotaryRoleKeys *rk = root ? g_hash_table_lookup (root->roles, role) : NULL;
+
+      notary_stored_file_free (f);
+      for (guint i = 0; rk != NULL && i < rk->keyids->len; i++)
+        {
+          NotaryKey *listed = g_hash_table_lookup (root->keys, rk->keyids->pdata[i]);
+          NotaryPublicKey *pk;
+          NotaryKey *key;
+
+          g_clear_error (&local_error);
+          pk = repo->kvt->get_key (repo->signer, notary_key_get_canonical_id (listed), &local_error);
+          if (pk == NULL)
+            {
+              if (g_error_matches (local_error, NOTARY_SIGNER_ERROR, NOTARY_SIGNER_ERROR_KEY_NOT_FOUND))
+                continue;
+              g_propagate_error (error, g_steal_pointer (&local_error));
+              return NULL;
+            }
+          key = key_from_public (pk, error);
+          notary_public_key_free (pk);
+          return key;
+        }
+    }
+  return notary_repo_rotate_key (repo, gun, role, error);
+}
+
+gboolean
+notary_repo_delete (NotaryRepo *repo, const char *gun, GError **error)
+{
+  return repo->svt->delete_gun (repo->storage, gun, error);
+}
+
+GPtrArray *
+notary_repo_get_changes (NotaryRepo *repo, const char *gun, gint64 change_id, guint records, gboolean reversed,
+                         GError **error)
+{
+  return repo->svt->get_changes (repo->storage, gun, change_id, records, reversed, error);
+}
+
+gboolean
+notary_repo_check_health (NotaryRepo *repo, GHashTable *failures)
+{
+  g_autoptr (GError) db_error = NULL;
+  g_autoptr (GError) trust_error = NULL;
+  gboolean ok = TRUE;
+
+  if (repo->svt->check_health != NULL && !repo->svt->check_health (repo->storage, &db_error))
+    {
+      g_hash_table_insert (failures, g_strdup ("DB operational"), g_strdup (db_error->message));
+      ok = FALSE;
+    }
+  if (repo->kvt->check_health != NULL && !repo->kvt->check_health (repo->signer, &trust_error))
+    {
+      g_hash_table_insert (failures, g_strdup ("Trust operational"), g_strdup (trust_error->message));
+      ok = FALSE;
+    }
+  return ok;
+}

@@ -1,2 +1,354 @@
-/* placeholder: being written */
-int main (void) { return 1; }
+/* notary-server-main.c — the notary-server daemon's entry point.
+ *
+ * Owns every piece of process state (logger, config, plugins, repo, HTTP
+ * server, main loop) and wires them together in the reference's start-up
+ * order (config-and-ops.md §5), logging the same start-up lines.
+ */
+#include "notary-build-config.h"
+#include "notary-config.h"
+#include "notary-http.h"
+#include "notary-log.h"
+#include "notary-plugin-loader.h"
+#include "notary-repo.h"
+
+#include <glib-unix.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct
+{
+  char *config_path;
+  gboolean debug;
+  char *logf;
+  gboolean version;
+  gboolean help;
+  gboolean list_plugins;
+  char *check_plugin;
+} Flags;
+
+static void
+usage (FILE *out)
+{
+  fprintf (out, "usage: notary-server -config=FILE [-debug] [-logf=json|logfmt]\n"
+                "  -config string      path to the JSON configuration file\n"
+                "  -debug              serve debug endpoints on localhost:8080\n"
+                "  -logf string        log format: json (default) or logfmt\n"
+                "  -version            print the version and exit\n"
+                "  -list-plugins       list the storage and signer plugins found and exit\n"
+                "  -check-plugin FILE  load and check one plugin file and exit\n");
+}
+
+/* Go `flag` conventions: -x, --x, -x=v, -x v. */
+static gboolean
+parse_flags (int argc, char **argv, Flags *flags, GError **error)
+{
+  for (int i = 1; i < argc; i++)
+    {
+      const char *arg = argv[i];
+      g_autofree char *name = NULL;
+      const char *value = NULL;
+      const char *eq;
+
+      if (arg[0] != '-' || arg[1] == '\0')
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "unexpected argument %s", arg);
+          return FALSE;
+        }
+      arg += (arg[1] == '-') ? 2 : 1;
+      eq = strchr (arg, '=');
+      name = eq ? g_strndup (arg, eq - arg) : g_strdup (arg);
+      value = eq ? eq + 1 : NULL;
+
+#define TAKE_VALUE(dst)                                                                                    \
+  do                                                                                                       \
+    {                                                                                                      \
+      if (value == NULL)                                                                                   \
+        {                                                                                                  \
+          if (i + 1 >= argc)                                                                               \
+            {                                                                                              \
+              g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "flag needs an argument: -%s", \
+                           name);                                                                          \
+              return FALSE;                                                                                \
+            }                                                                                              \
+          value = argv[++i];                                                                               \
+        }                                                                                                  \
+      g_free (dst);                                                                                        \
+      dst = g_strdup (value);                                                                              \
+    }                                                                                                      \
+  while (0)
+
+      if (g_str_equal (name, "config"))
+        TAKE_VALUE (flags->config_path);
+      else if (g_str_equal (name, "logf"))
+        TAKE_VALUE (flags->logf);
+      else if (g_str_equal (name, "check-plugin"))
+        TAKE_VALUE (flags->check_plugin);
+      else if (g_str_equal (name, "debug"))
+        flags->debug = value == NULL || g_str_equal (value, "true") || g_str_equal (value, "1");
+      else if (g_str_equal (name, "version"))
+        flags->version = TRUE;
+      else if (g_str_equal (name, "list-plugins"))
+        flags->list_plugins = TRUE;
+      else if (g_str_equal (name, "h") || g_str_equal (name, "help"))
+        flags->help = TRUE;
+      else
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION,
+                       "flag provided but not defined: -%s", name);
+          return FALSE;
+        }
+#undef TAKE_VALUE
+    }
+  return TRUE;
+}
+
+static void
+fatal (const char *message)
+{
+  notary_log (NOTARY_LOG_FATAL, message, NULL);
+  exit (1);
+}
+
+typedef struct
+{
+  GMainLoop *loop;
+  NotaryLogger *logger;
+} SignalCtx;
+
+static gboolean
+on_terminate (gpointer data)
+{
+  SignalCtx *ctx = data;
+  notary_log (NOTARY_LOG_INFO, "shutting down: finishing in-flight requests", NULL);
+  g_main_loop_quit (ctx->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+/* SIGUSR1 raises verbosity one step, SIGUSR2 lowers it (as the reference). */
+static void
+step_level (SignalCtx *ctx, int delta)
+{
+  int level = (int) notary_logger_get_level (ctx->logger) + delta;
+  if (level < (int) NOTARY_LOG_DEBUG || level > (int) NOTARY_LOG_PANIC)
+    {
+      printf ("Attempt to %s log level failed, will remain at %s level\n", delta < 0 ? "increase" : "decrease",
+              notary_log_level_to_string (notary_logger_get_level (ctx->logger)));
+      fflush (stdout);
+      return;
+    }
+  notary_logger_set_level (ctx->logger, (NotaryLogLevel) level);
+  printf ("Successfully setting log level to %s\n", notary_log_level_to_string ((NotaryLogLevel) level));
+  fflush (stdout);
+}
+
+static gboolean
+on_usr1 (gpointer data)
+{
+  step_level (data, -1);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_usr2 (gpointer data)
+{
+  step_level (data, +1);
+  return G_SOURCE_CONTINUE;
+}
+
+static int
+list_plugins (char **search_path)
+{
+  static const struct
+  {
+    NotaryPluginKind kind;
+    const char *label;
+  } kinds[] = { { NOTARY_PLUGIN_KIND_STORAGE, "storage" }, { NOTARY_PLUGIN_KIND_SIGNER, "trust_service" } };
+
+  for (guint k = 0; k < G_N_ELEMENTS (kinds); k++)
+    {
+      g_auto (GStrv) names = notary_plugin_list_available ((const char *const *) search_path, kinds[k].kind);
+      printf ("%s:", kinds[k].label);
+      for (guint i = 0; names && names[i]; i++)
+        printf (" %s", names[i]);
+      printf ("\n");
+    }
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  Flags flags = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NotaryLogger) logger = NULL;
+  g_autoptr (NotaryServerConfig) config = NULL;
+  g_auto (GStrv) search_path = NULL;
+  g_auto (GStrv) envp = g_get_environ ();
+  NotaryLogFormat format = NOTARY_LOG_FORMAT_JSON;
+  const NotaryPluginDesc *storage_desc, *signer_desc;
+  const NotaryStorageVTable *svt;
+  const NotarySignerVTable *kvt;
+  NotaryStorage *storage;
+  NotarySigner *signer;
+  NotaryHost host = { NOTARY_VERSION_HOST, notary_log_host_func, NULL, "notary-server", NULL };
+  g_autoptr (NotaryRepo) repo = NULL;
+  g_autoptr (NotaryHttpServer) http = NULL;
+  g_autoptr (GTlsCertificate) cert = NULL;
+  g_autoptr (GTlsDatabase) client_ca = NULL;
+  g_autoptr (GMainLoop) loop = NULL;
+  g_autofree char *msg = NULL;
+  NotaryHttpOptions opts = { 0 };
+  SignalCtx sig;
+
+  if (!parse_flags (argc, argv, &flags, &error))
+    {
+      fprintf (stderr, "%s\n", error->message);
+      usage (stderr);
+      return 2;
+    }
+  if (flags.help)
+    {
+      usage (stdout);
+      return 0;
+    }
+  if (flags.version)
+    {
+      printf ("notary-server Version: %s, Git commit: notary-c, GLib: %u.%u.%u\n", NOTARY_VERSION,
+              glib_major_version, glib_minor_version, glib_micro_version);
+      return 0;
+    }
+  /* The format applies from the first line (the reference prints its
+   * start-up lines as JSON whatever -logf says; we do not). */
+  if (flags.logf != NULL && !notary_log_format_from_string (flags.logf, &format, &error))
+    {
+      fprintf (stderr, "%s\n", error->message);
+      return 2;
+    }
+  logger = notary_logger_new (format, NOTARY_LOG_INFO, 2);
+  notary_logger_install (logger);
+
+  if (flags.check_plugin != NULL)
+    {
+      const NotaryPluginDesc *d = notary_plugin_load_file (flags.check_plugin, &error);
+      if (d == NULL)
+        fatal (error->message);
+      printf ("%s: %s plugin \"%s\" %s (ABI %u.%u): %s\n", flags.check_plugin,
+              d->kind == NOTARY_PLUGIN_KIND_STORAGE ? "storage" : "signer", d->name, d->version, d->abi_major,
+              d->abi_minor, d->description);
+      return 0;
+    }
+
+  msg = g_strdup_printf ("Version: %s, Git commit: notary-c, GLib: %u.%u.%u", NOTARY_VERSION, glib_major_version,
+                         glib_minor_version, glib_micro_version);
+  notary_log (NOTARY_LOG_INFO, msg, NULL);
+
+  if (flags.list_plugins)
+    {
+      search_path = notary_plugin_search_path (NULL);
+      return list_plugins (search_path);
+    }
+
+  config = notary_server_config_load (flags.config_path ? flags.config_path : "", envp, &error);
+  if (config == NULL)
+    fatal (error->message);
+  notary_logger_set_level (logger, config->log_level);
+  host.config_dir = config->config->dir;
+  search_path = notary_plugin_search_path (config->plugin_dir);
+
+  if (g_str_equal (config->trust_type, "local"))
+    notary_log (NOTARY_LOG_INFO,
+                "Using local signing service, which requires ED25519. Ignoring all other trust_service "
+                "parameters, including keyAlgorithm",
+                NULL);
+  else
+    {
+      g_autofree char *m = g_strdup_printf ("Using %s signing service", config->trust_type);
+      notary_log (NOTARY_LOG_INFO, m, NULL);
+    }
+  signer_desc = notary_plugin_load ((const char *const *) search_path, NOTARY_PLUGIN_KIND_SIGNER,
+                                    config->trust_type, &error);
+  if (signer_desc == NULL)
+    fatal (error->message);
+  kvt = signer_desc->vtable;
+  signer = kvt->open (&host, config->trust_options, &error);
+  if (signer == NULL)
+    fatal (error->message);
+
+  {
+    g_autofree char *m = g_strdup_printf ("Using %s backend", config->storage_backend);
+    notary_log (NOTARY_LOG_INFO, m, NULL);
+  }
+  storage_desc = notary_plugin_load ((const char *const *) search_path, NOTARY_PLUGIN_KIND_STORAGE,
+                                     config->storage_backend, &error);
+  if (storage_desc == NULL)
+    fatal (error->message);
+  svt = storage_desc->vtable;
+  storage = svt->open (&host, config->storage_options, &error);
+  if (storage == NULL)
+    fatal (error->message);
+
+  repo = notary_repo_new (svt, storage, kvt, signer);
+
+  notary_log (NOTARY_LOG_INFO, "Starting Server", NULL);
+  if (config->tls_cert_file != NULL)
+    {
+      cert = g_tls_certificate_new_from_files (config->tls_cert_file, config->tls_key_file, &error);
+      if (cert == NULL)
+        {
+          g_autofree char *m = g_strdup_printf ("Could not load X509 key pair (cert: \"%s\", key: \"%s\"): %s",
+                                                config->tls_cert_file, config->tls_key_file, error->message);
+          fatal (m);
+        }
+      if (config->client_ca_file != NULL)
+        {
+          client_ca = g_tls_file_database_new (config->client_ca_file, &error);
+          if (client_ca == NULL)
+            fatal (error->message);
+        }
+      notary_log (NOTARY_LOG_INFO, "Enabling TLS", NULL);
+    }
+
+  opts.repo = repo;
+  opts.max_age_current = config->max_age_current;
+  opts.max_age_consistent = config->max_age_consistent;
+  opts.gun_prefixes = (const char *const *) config->gun_prefixes;
+  opts.max_body_bytes = config->max_body_bytes;
+  opts.tls_certificate = cert;
+  opts.client_ca = client_ca;
+  opts.workers = config->workers;
+  http = notary_http_server_new (&opts);
+
+  loop = g_main_loop_new (NULL, FALSE);
+  if (flags.debug)
+    {
+      if (!notary_http_server_listen_debug (http, "localhost:8080", &error))
+        fatal (error->message);
+      notary_log (NOTARY_LOG_INFO, "Debug server listening on localhost:8080", NULL);
+    }
+
+  {
+    g_autofree char *m = g_strdup_printf ("Starting on %s", config->http_addr);
+    notary_log (NOTARY_LOG_INFO, m, NULL);
+  }
+  if (!notary_http_server_listen (http, config->http_addr, &error))
+    fatal (error->message);
+
+  sig.loop = loop;
+  sig.logger = logger;
+  g_unix_signal_add (SIGTERM, on_terminate, &sig);
+  g_unix_signal_add (SIGINT, on_terminate, &sig);
+  g_unix_signal_add (SIGUSR1, on_usr1, &sig);
+  g_unix_signal_add (SIGUSR2, on_usr2, &sig);
+  g_main_loop_run (loop);
+
+  notary_http_server_stop (http);
+  g_clear_pointer (&http, notary_http_server_free);
+  g_clear_pointer (&repo, notary_repo_free);
+  svt->close (storage);
+  kvt->close (signer);
+  notary_log (NOTARY_LOG_INFO, "stopped", NULL);
+  g_free (flags.config_path);
+  g_free (flags.logf);
+  g_free (flags.check_plugin);
+  return 0;
+}

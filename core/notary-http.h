@@ -1,0 +1,52 @@
+/* notary-http.h — notary-server's HTTP(S) front end (server-api.md).
+ *
+ * N worker threads, each with its own GMainContext and SoupServer,
+ * accept on their own SO_REUSEPORT socket bound to the one address, so
+ * the kernel spreads connections across cores and a slow backend call
+ * blocks only its worker.  Handlers are synchronous within a worker.
+ * Optionally a plain-HTTP debug listener (localhost only) runs on the
+ * caller's main context.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include "notary-repo.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  NotaryRepo *repo;               /* borrowed */
+  gint64 max_age_current;         /* seconds; 0 = no-cache */
+  gint64 max_age_consistent;
+  const char *const *gun_prefixes; /* NULL or empty = all */
+  gint64 max_body_bytes;
+  GTlsCertificate *tls_certificate; /* NULL = plain HTTP */
+  GTlsDatabase *client_ca;          /* NULL = no client certs */
+  guint workers;                    /* >= 1 */
+} NotaryHttpOptions;
+
+typedef struct _NotaryHttpServer NotaryHttpServer;
+
+NotaryHttpServer *notary_http_server_new (const NotaryHttpOptions *options);
+void notary_http_server_free (NotaryHttpServer *server);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NotaryHttpServer, notary_http_server_free)
+
+/* Bind @addr ("host:port", ":port"; port 0 picks one) and start the
+ * workers.  Error texts follow the reference where it has one. */
+gboolean notary_http_server_listen (NotaryHttpServer *server, const char *addr, GError **error);
+/* The bound port (after listen). */
+guint16 notary_http_server_get_port (NotaryHttpServer *server);
+/* Stop accepting, let in-flight requests finish, join the workers. */
+void notary_http_server_stop (NotaryHttpServer *server);
+
+/* Debug endpoints (/debug/vars, /debug/health) on @addr, which must be a
+ * loopback address (default "localhost:8080"), attached to the thread-
+ * default main context. */
+gboolean notary_http_server_listen_debug (NotaryHttpServer *server, const char *addr, GError **error);
+
+/* Go's path.Clean, keeping a trailing slash (server-api.md §2).
+ * (transfer full) */
+char *notary_http_clean_path (const char *path);
+
+G_END_DECLS

@@ -1,0 +1,59 @@
+/* notary-signer-keystore.h — where notary-signer keeps private keys
+ * (signer-storage.md).  A key store is a small vtable so that the memory
+ * store and the SQL stores share the RPC layer.
+ *
+ * Every method is called from the gRPC connection threads concurrently;
+ * implementations lock internally.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "notary-keys.h"
+
+G_BEGIN_DECLS
+
+#define NOTARY_KEYSTORE_ERROR (notary_keystore_error_quark ())
+GQuark notary_keystore_error_quark (void);
+
+typedef enum
+{
+  NOTARY_KEYSTORE_ERROR_NOT_FOUND,
+  NOTARY_KEYSTORE_ERROR_FAILED,
+} NotaryKeystoreError;
+
+typedef struct _NotarySignerKeyStore NotarySignerKeyStore;
+
+typedef struct
+{
+  const char *name; /* "memory", "mysql" */
+  /* Generate (or, for SQL, reuse a pending) key for (gun, role).
+   * @algorithm is "ecdsa" or "ed25519" (checked by the caller).
+   * \return (transfer full). */
+  NotaryPrivateKey *(*create_key) (NotarySignerKeyStore *self, const char *gun, const char *role,
+                                   const char *algorithm, GError **error);
+  /* \return (transfer full) the key and, in @out_role, the role it was
+   * created for; NOT_FOUND when absent (any failure may be NOT_FOUND). */
+  NotaryPrivateKey *(*get_key) (NotarySignerKeyStore *self, const char *key_id, char **out_role,
+                                GError **error);
+  /* Called after a successful signature (SQL: last_used).  Optional. */
+  void (*mark_used) (NotarySignerKeyStore *self, const char *key_id);
+  /* Unknown IDs are not an error. */
+  gboolean (*delete_key) (NotarySignerKeyStore *self, const char *key_id, GError **error);
+  /* Is the store usable?  Optional (NULL: always). */
+  gboolean (*check_health) (NotarySignerKeyStore *self, GError **error);
+  void (*free) (NotarySignerKeyStore *self);
+} NotarySignerKeyStoreClass;
+
+struct _NotarySignerKeyStore
+{
+  const NotarySignerKeyStoreClass *klass;
+};
+
+/* The `memory` backend: keys live in this process only. */
+NotarySignerKeyStore *notary_signer_memory_store_new (void);
+
+void notary_signer_keystore_free (NotarySignerKeyStore *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NotarySignerKeyStore, notary_signer_keystore_free)
+
+G_END_DECLS
