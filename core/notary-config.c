@@ -16,14 +16,14 @@
 #include <errno.h>
 #include <string.h>
 
-G_DEFINE_QUARK (notary-config-error-quark, notary_config_error)
+G_DEFINE_QUARK (notary - config - error - quark, notary_config_error)
 
 /* ---- reading the file -------------------------------------------------- */
 
 /* viper reports every path as "Could not read config at :PATH, viper
  * error: …" (sic, colon before the path). */
-static gboolean
-throw_read (GError **error, const char *given_path, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+static gboolean throw_read (GError **error, const char *given_path, const char *fmt, ...)
+    G_GNUC_PRINTF (3, 4);
 static gboolean
 throw_read (GError **error, const char *given_path, const char *fmt, ...)
 {
@@ -33,8 +33,8 @@ throw_read (GError **error, const char *given_path, const char *fmt, ...)
   va_start (ap, fmt);
   detail = g_strdup_vprintf (fmt, ap);
   va_end (ap);
-  g_set_error (error, NOTARY_CONFIG_ERROR, NOTARY_CONFIG_ERROR_READ, "Could not read config at :%s, viper error: %s",
-               given_path, detail);
+  g_set_error (error, NOTARY_CONFIG_ERROR, NOTARY_CONFIG_ERROR_READ,
+               "Could not read config at :%s, viper error: %s", given_path, detail);
   return FALSE;
 }
 
@@ -257,7 +257,8 @@ set_leaf (JsonObject *root, const char *path, const char *value, const char *var
       else if (!JSON_NODE_HOLDS_OBJECT (child))
         {
           g_set_error (error, NOTARY_CONFIG_ERROR, NOTARY_CONFIG_ERROR_ENV,
-                       "%s: cannot override \"%s\": \"%s\" in the config file is not a map", var, path, parts[i]);
+                       "%s: cannot override \"%s\": \"%s\" in the config file is not a map", var, path,
+                       parts[i]);
           return FALSE;
         }
       obj = json_node_get_object (child);
@@ -301,9 +302,10 @@ apply_env (JsonObject *root, const char *prefix, const char *const *known_paths,
         continue; /* names no key we know: not ours (e.g. a signer passphrase) */
       if (c->is_map)
         {
-          g_set_error (error, NOTARY_CONFIG_ERROR, NOTARY_CONFIG_ERROR_ENV,
-                       "%s: cannot override \"%s\": it is a map; only string and number values can be overridden",
-                       var, c->path);
+          g_set_error (
+              error, NOTARY_CONFIG_ERROR, NOTARY_CONFIG_ERROR_ENV,
+              "%s: cannot override \"%s\": it is a map; only string and number values can be overridden", var,
+              c->path);
           return FALSE;
         }
       if (!set_leaf (root, c->path, value, var, error))
@@ -387,8 +389,8 @@ node_dup_scalar (JsonNode *node)
         char buf[G_ASCII_DTOSTR_BUF_SIZE];
         double d = json_node_get_double (node);
         /* Go formats whole floats without exponent or fraction */
-        if (d == (double) (gint64) d && d > -1e15 && d < 1e15)
-          return g_strdup_printf ("%" G_GINT64_FORMAT, (gint64) d);
+        if (d == (double)(gint64)d && d > -1e15 && d < 1e15)
+          return g_strdup_printf ("%" G_GINT64_FORMAT, (gint64)d);
         return g_strdup (g_ascii_dtostr (buf, sizeof buf, d));
       }
     case G_TYPE_BOOLEAN:

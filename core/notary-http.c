@@ -967,6 +967,36 @@ notary_http_server_get_port (NotaryHttpServer *srv)
   return srv->port;
 }
 
+typedef struct
+{
+  Worker *worker;
+  GTlsCertificate *cert;
+} CertSwap;
+
+static gboolean
+swap_certificate (gpointer data)
+{
+  CertSwap *swap = data;
+  soup_server_set_tls_certificate (swap->worker->soup, swap->cert);
+  g_object_unref (swap->cert);
+  g_free (swap);
+  return G_SOURCE_REMOVE;
+}
+
+void
+notary_http_server_set_tls_certificate (NotaryHttpServer *srv, GTlsCertificate *certificate)
+{
+  g_set_object (&srv->opts.tls_certificate, certificate);
+  /* SoupServer is not thread-safe: each worker swaps its own. */
+  for (guint i = 0; i < srv->workers->len; i++)
+    {
+      CertSwap *swap = g_new0 (CertSwap, 1);
+      swap->worker = srv->workers->pdata[i];
+      swap->cert = g_object_ref (certificate);
+      g_main_context_invoke (swap->worker->context, swap_certificate, swap);
+    }
+}
+
 static gboolean
 quit_loop (gpointer data)
 {
@@ -1053,26 +1083,45 @@ gboolean
 notary_http_server_listen_debug (NotaryHttpServer *srv, const char *addr, GError **error)
 {
   g_autofree char *host = NULL;
-  g_autoptr (GInetAddress) ia = NULL;
-  g_autoptr (GSocketAddress) sa = NULL;
+  g_autoptr (GResolver) resolver = g_resolver_get_default ();
+  GList *addrs = NULL;
   guint16 port;
+  guint bound = 0;
 
   if (!parse_addr (addr, &host, &port, error))
     return FALSE;
-  ia = resolve_host (host, error);
-  if (ia == NULL)
-    return FALSE;
-  if (!g_inet_address_get_is_loopback (ia))
+  if (host[0] == '\0')
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                    "debug interface must listen on a loopback address, not %s", addr);
       return FALSE;
     }
+  addrs = g_resolver_lookup_by_name (resolver, host, NULL, error);
+  if (addrs == NULL)
+    return FALSE;
   srv->debug = soup_server_new (NULL, NULL);
   soup_server_add_handler (srv->debug, NULL, handle_debug, srv, NULL);
-  sa = g_inet_socket_address_new (ia, port);
-  if (!soup_server_listen (srv->debug, sa, 0, error))
+  /* Every address the name has (127.0.0.1 and ::1 for localhost), all of
+   * which must be loopback: debug data never leaves the host. */
+  for (GList *l = addrs; l != NULL; l = l->next)
     {
+      g_autoptr (GSocketAddress) sa = NULL;
+      if (!g_inet_address_get_is_loopback (l->data))
+        {
+          g_resolver_free_addresses (addrs);
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "debug interface must listen on a loopback address, not %s", addr);
+          return FALSE;
+        }
+      sa = g_inet_socket_address_new (l->data, port);
+      if (soup_server_listen (srv->debug, sa, 0, bound == 0 && l->next == NULL ? error : NULL))
+        bound++;
+    }
+  g_resolver_free_addresses (addrs);
+  if (bound == 0)
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot bind %s", addr);
       g_prefix_error (error, "error listening on debug interface: ");
       return FALSE;
     }

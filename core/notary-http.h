@@ -40,6 +40,10 @@ guint16 notary_http_server_get_port (NotaryHttpServer *server);
 /* Stop accepting, let in-flight requests finish, join the workers. */
 void notary_http_server_stop (NotaryHttpServer *server);
 
+/* Swap the TLS certificate of every worker (SIGHUP reload); new
+ * connections use it, established ones keep theirs. */
+void notary_http_server_set_tls_certificate (NotaryHttpServer *server, GTlsCertificate *certificate);
+
 /* Debug endpoints (/debug/vars, /debug/health) on @addr, which must be a
  * loopback address (default "localhost:8080"), attached to the thread-
  * default main context. */

@@ -25,7 +25,11 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
-G_DEFINE_QUARK (notary - key - error - quark, notary_key_error)
+GQuark
+notary_key_error_quark (void)
+{
+  return g_quark_from_static_string ("notary-key-error-quark");
+}
 
 #define MIN_RSA_BITS 2048
 #define SECONDS_PER_DAY (24 * 60 * 60)

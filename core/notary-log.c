@@ -66,7 +66,7 @@ notary_log_level_from_string (const char *s, NotaryLogLevel *out, GError **error
     {
       if (g_str_equal (lower, level_names[i]))
         {
-          *out = (NotaryLogLevel) i;
+          *out = (NotaryLogLevel)i;
           return TRUE;
         }
     }
@@ -78,7 +78,7 @@ notary_log_level_from_string (const char *s, NotaryLogLevel *out, GError **error
 const char *
 notary_log_level_to_string (NotaryLogLevel level)
 {
-  if ((guint) level < G_N_ELEMENTS (level_names))
+  if ((guint)level < G_N_ELEMENTS (level_names))
     return level_names[level];
   return "unknown";
 }
@@ -95,7 +95,7 @@ typedef struct
 static int
 field_cmp (gconstpointer a, gconstpointer b)
 {
-  return strcmp (((const Field *) a)->key, ((const Field *) b)->key);
+  return strcmp (((const Field *)a)->key, ((const Field *)b)->key);
 }
 
 /* JSON string body as Go's encoding/json writes it (HTML-safe, as logrus). */
@@ -103,12 +103,12 @@ static void
 append_json_string (GString *out, const char *s, gssize len)
 {
   static const char hex[] = "0123456789abcdef";
-  const char *end = s + (len < 0 ? (gssize) strlen (s) : len);
+  const char *end = s + (len < 0 ? (gssize)strlen (s) : len);
 
   g_string_append_c (out, '"');
   for (const char *p = s; p < end; p++)
     {
-      guchar c = (guchar) *p;
+      guchar c = (guchar)*p;
       switch (c)
         {
         case '"':
@@ -134,15 +134,15 @@ append_json_string (GString *out, const char *s, gssize len)
         default:
           if (c < 0x20)
             g_string_append_printf (out, "\\u00%c%c", hex[c >> 4], hex[c & 0xf]);
-          else if (c == 0xe2 && end - p >= 3 && (guchar) p[1] == 0x80
-                   && ((guchar) p[2] == 0xa8 || (guchar) p[2] == 0xa9))
+          else if (c == 0xe2 && end - p >= 3 && (guchar)p[1] == 0x80
+                   && ((guchar)p[2] == 0xa8 || (guchar)p[2] == 0xa9))
             {
               /* U+2028/U+2029 break JavaScript parsers; Go escapes them. */
-              g_string_append (out, (guchar) p[2] == 0xa8 ? "\\u2028" : "\\u2029");
+              g_string_append (out, (guchar)p[2] == 0xa8 ? "\\u2028" : "\\u2029");
               p += 2;
             }
           else
-            g_string_append_c (out, (char) c);
+            g_string_append_c (out, (char)c);
         }
     }
   g_string_append_c (out, '"');
@@ -173,11 +173,11 @@ append_go_quoted (GString *out, const char *s, gssize len)
   g_string_append_c (out, '"');
   for (const char *p = s; p < end;)
     {
-      guchar c = (guchar) *p;
+      guchar c = (guchar)*p;
       if (c >= 0x80)
         {
           gunichar uc = g_utf8_get_char_validated (p, end - p);
-          if (uc == (gunichar) -1 || uc == (gunichar) -2)
+          if (uc == (gunichar)-1 || uc == (gunichar)-2)
             {
               g_string_append_printf (out, "\\x%02x", c);
               p++;
@@ -214,7 +214,7 @@ append_go_quoted (GString *out, const char *s, gssize len)
           if (c < 0x20 || c == 0x7f)
             g_string_append_printf (out, "\\x%02x", c);
           else
-            g_string_append_c (out, (char) c);
+            g_string_append_c (out, (char)c);
         }
       p++;
     }
@@ -361,13 +361,13 @@ notary_logger_free (NotaryLogger *logger)
 void
 notary_logger_set_level (NotaryLogger *logger, NotaryLogLevel level)
 {
-  g_atomic_int_set (&logger->level, (gint) level);
+  g_atomic_int_set (&logger->level, (gint)level);
 }
 
 NotaryLogLevel
 notary_logger_get_level (NotaryLogger *logger)
 {
-  return (NotaryLogLevel) g_atomic_int_get (&logger->level);
+  return (NotaryLogLevel)g_atomic_int_get (&logger->level);
 }
 
 /* One write(2) per line, so concurrent lines never interleave (O_APPEND
@@ -448,7 +448,7 @@ logger_writer (GLogLevelFlags log_level, const GLogField *fields, gsize n_fields
       Field x = { "domain", domain, -1 };
       g_array_append_val (extra, x);
     }
-  line = format_fields (logger->format, level, message, message_len, (const Field *) extra->data, extra->len,
+  line = format_fields (logger->format, level, message, message_len, (const Field *)extra->data, extra->len,
                         NULL);
   write_line (logger->fd, line, strlen (line));
   return G_LOG_WRITER_HANDLED;
@@ -511,11 +511,11 @@ notary_log (NotaryLogLevel level, const char *message, ...)
   while ((key = va_arg (ap, const char *)) != NULL)
     {
       const char *value = va_arg (ap, const char *);
-      g_ptr_array_add (keys, (gpointer) key);
-      g_ptr_array_add (values, (gpointer) value);
+      g_ptr_array_add (keys, (gpointer)key);
+      g_ptr_array_add (values, (gpointer)value);
     }
   va_end (ap);
-  notary_logv_fields (level, message, (const char *const *) keys->pdata, (const char *const *) values->pdata,
+  notary_logv_fields (level, message, (const char *const *)keys->pdata, (const char *const *)values->pdata,
                       keys->len);
 }
 

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-G_DEFINE_QUARK (notary-plugin-error-quark, notary_plugin_error)
+G_DEFINE_QUARK (notary - plugin - error - quark, notary_plugin_error)
 
 /* Process-wide registry of accepted plugins.  It mirrors state that is
  * process-global anyway (resident modules in the dynamic linker), which is
@@ -108,7 +108,7 @@ notary_plugin_search_path (const char *config_plugin_dir)
     }
   add_dir (dirs, NOTARY_PLUGIN_INSTALL_DIR);
   g_ptr_array_add (dirs, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&dirs), FALSE);
+  return (char **)g_ptr_array_free (g_steal_pointer (&dirs), FALSE);
 }
 
 /* ---- checks ------------------------------------------------------------ */
@@ -142,34 +142,36 @@ check_desc (const char *path, const NotaryPluginDesc *desc, NotaryPluginKind wan
 {
   if (desc == NULL)
     {
-      g_set_error (error, NOTARY_PLUGIN_ERROR, NOTARY_PLUGIN_ERROR_DESC, "%s: %s returned no descriptor", path,
-                   NOTARY_PLUGIN_ENTRY_SYMBOL);
+      g_set_error (error, NOTARY_PLUGIN_ERROR, NOTARY_PLUGIN_ERROR_DESC, "%s: %s returned no descriptor",
+                   path, NOTARY_PLUGIN_ENTRY_SYMBOL);
       return FALSE;
     }
   if (desc->abi_major != NOTARY_PLUGIN_ABI_MAJOR || desc->abi_minor > NOTARY_PLUGIN_ABI_MINOR)
     {
       g_set_error (error, NOTARY_PLUGIN_ERROR, NOTARY_PLUGIN_ERROR_ABI,
-                   "%s: plugin ABI %u.%u is not compatible with this notary (ABI %u.%u)", path, desc->abi_major,
-                   desc->abi_minor, NOTARY_PLUGIN_ABI_MAJOR, NOTARY_PLUGIN_ABI_MINOR);
+                   "%s: plugin ABI %u.%u is not compatible with this notary (ABI %u.%u)", path,
+                   desc->abi_major, desc->abi_minor, NOTARY_PLUGIN_ABI_MAJOR, NOTARY_PLUGIN_ABI_MINOR);
       return FALSE;
     }
   if (g_strcmp0 (desc->build_signature, NOTARY_PLUGIN_BUILD_SIGNATURE) != 0)
     {
       g_set_error (error, NOTARY_PLUGIN_ERROR, NOTARY_PLUGIN_ERROR_ABI,
                    "%s: plugin is not binary compatible (built as \"%s\", this notary is \"%s\")", path,
-                   desc->build_signature != NULL ? desc->build_signature : "(none)", NOTARY_PLUGIN_BUILD_SIGNATURE);
+                   desc->build_signature != NULL ? desc->build_signature : "(none)",
+                   NOTARY_PLUGIN_BUILD_SIGNATURE);
       return FALSE;
     }
   if (kind_to_string (desc->kind) == NULL)
     {
       g_set_error (error, NOTARY_PLUGIN_ERROR, NOTARY_PLUGIN_ERROR_DESC, "%s: unknown plugin kind %d", path,
-                   (int) desc->kind);
+                   (int)desc->kind);
       return FALSE;
     }
   if (want_kind != 0 && desc->kind != want_kind)
     {
-      g_set_error (error, NOTARY_PLUGIN_ERROR, NOTARY_PLUGIN_ERROR_DESC, "%s: is a %s plugin, not a %s plugin", path,
-                   kind_to_string (desc->kind), kind_to_string (want_kind));
+      g_set_error (error, NOTARY_PLUGIN_ERROR, NOTARY_PLUGIN_ERROR_DESC,
+                   "%s: is a %s plugin, not a %s plugin", path, kind_to_string (desc->kind),
+                   kind_to_string (want_kind));
       return FALSE;
     }
   if (desc->name == NULL || desc->name[0] == '\0')
@@ -183,7 +185,7 @@ check_desc (const char *path, const NotaryPluginDesc *desc, NotaryPluginKind wan
                    "%s: plugin calls itself \"%s\", expected \"%s\"", path, desc->name, want_name);
       return FALSE;
     }
-  if (desc->vtable == NULL || *(const guint32 *) desc->vtable < 1)
+  if (desc->vtable == NULL || *(const guint32 *)desc->vtable < 1)
     {
       g_set_error (error, NOTARY_PLUGIN_ERROR, NOTARY_PLUGIN_ERROR_DESC,
                    "%s: plugin has no %s vtable (or its version is 0)", path, kind_to_string (desc->kind));
@@ -256,7 +258,7 @@ load_checked (const char *path, NotaryPluginKind want_kind, const char *want_nam
                    local_error->message);
       return NULL;
     }
-  if (!g_module_symbol (module, NOTARY_PLUGIN_ENTRY_SYMBOL, (gpointer *) &get_desc) || get_desc == NULL)
+  if (!g_module_symbol (module, NOTARY_PLUGIN_ENTRY_SYMBOL, (gpointer *)&get_desc) || get_desc == NULL)
     {
       g_set_error (error, NOTARY_PLUGIN_ERROR, NOTARY_PLUGIN_ERROR_SYMBOL,
                    "%s: not a notary plugin (it does not export %s)", path, NOTARY_PLUGIN_ENTRY_SYMBOL);
@@ -334,10 +336,10 @@ notary_plugin_load (const char *const *search_path, NotaryPluginKind kind, const
 
   g_auto (GStrv) available = notary_plugin_list_available (search_path, kind);
   g_autofree char *avail = g_strv_length (available) > 0 ? g_strjoinv (", ", available) : g_strdup ("none");
-  g_autofree char *searched = search_path != NULL ? g_strjoinv (":", (char **) search_path) : g_strdup ("");
+  g_autofree char *searched = search_path != NULL ? g_strjoinv (":", (char **)search_path) : g_strdup ("");
   g_set_error (error, NOTARY_PLUGIN_ERROR, NOTARY_PLUGIN_ERROR_NOT_FOUND,
-               "no %s backend \"%s\" (available: %s); searched: %s", kind_str, name != NULL ? name : "", avail,
-               searched);
+               "no %s backend \"%s\" (available: %s); searched: %s", kind_str, name != NULL ? name : "",
+               avail, searched);
   return NULL;
 }
 
@@ -355,7 +357,7 @@ add_name (GPtrArray *names, const char *name)
 static int
 compare_strings (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 char **
@@ -393,5 +395,5 @@ notary_plugin_list_available (const char *const *search_path, NotaryPluginKind k
     }
   g_ptr_array_sort (names, compare_strings);
   g_ptr_array_add (names, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&names), FALSE);
+  return (char **)g_ptr_array_free (g_steal_pointer (&names), FALSE);
 }

@@ -107,7 +107,6 @@ static gboolean
 meta_facts (NotaryRepo *repo, const char *gun, NotaryStoredFile *file, gboolean is_timestamp, gint64 *out_expires,
             GHashTable **out_role_sha, GError **error)
 {
-  g_autoptr (GBytes) digest = notary_digest (G_CHECKSUM_SHA256, file->data);
   g_autofree char *hex = notary_sha256_hex (file->data);
   g_autofree char *key = g_strconcat (gun, "\n", hex, NULL);
   MetaFacts *facts;

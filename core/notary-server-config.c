@@ -57,8 +57,7 @@ static const char *const server_known_paths[] = {
 static const char *const trust_path_keys[] = { "tls_ca_file", "tls_client_cert", "tls_client_key", NULL };
 static const char *const storage_path_keys[] = { "tls_ca_file", "client_cert_file", "client_key_file", NULL };
 
-static gboolean
-throw_invalid (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+static gboolean throw_invalid (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 static gboolean
 throw_invalid (GError **error, const char *fmt, ...)
 {
@@ -97,10 +96,10 @@ go_path_clean (const char *p)
           if (out->len > 0 && !g_str_equal (g_ptr_array_index (out, out->len - 1), ".."))
             g_ptr_array_remove_index (out, out->len - 1);
           else if (!rooted)
-            g_ptr_array_add (out, (gpointer) seg);
+            g_ptr_array_add (out, (gpointer)seg);
           continue;
         }
-      g_ptr_array_add (out, (gpointer) seg);
+      g_ptr_array_add (out, (gpointer)seg);
     }
   for (guint i = 0; i < out->len; i++)
     {
@@ -151,9 +150,9 @@ load_gun_prefixes (NotaryServerConfig *sc, GError **error)
           JsonNode *el = json_array_get_element (arr, i);
           char *s = NULL;
           if (JSON_NODE_TYPE (el) == JSON_NODE_VALUE)
-            s = json_node_get_value_type (el) == G_TYPE_STRING ? g_strdup (json_node_get_string (el))
-                                                               : g_strdup_printf ("%" G_GINT64_FORMAT,
-                                                                                  json_node_get_int (el));
+            s = json_node_get_value_type (el) == G_TYPE_STRING
+                    ? g_strdup (json_node_get_string (el))
+                    : g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (el));
           g_ptr_array_add (prefixes, s != NULL ? s : g_strdup (""));
         }
     }
@@ -174,19 +173,20 @@ load_gun_prefixes (NotaryServerConfig *sc, GError **error)
       g_autofree char *trimmed = g_strstrip (g_strdup (prefix));
       g_autofree char *clean = go_path_clean (trimmed);
       g_autofree char *with_slash = g_strconcat (clean, "/", NULL);
-      if (!g_str_equal (with_slash, prefix) || g_str_has_prefix (clean, "/") || g_str_has_prefix (clean, ".."))
+      if (!g_str_equal (with_slash, prefix) || g_str_has_prefix (clean, "/")
+          || g_str_has_prefix (clean, ".."))
         return throw_invalid (error, "invalid GUN prefix %s", prefix);
     }
   g_ptr_array_add (prefixes, NULL);
-  sc->gun_prefixes = (char **) g_ptr_array_free (g_steal_pointer (&prefixes), FALSE);
+  sc->gun_prefixes = (char **)g_ptr_array_free (g_steal_pointer (&prefixes), FALSE);
   return TRUE;
 }
 
 static gboolean
 check_bugsnag (NotaryServerConfig *sc, GError **error)
 {
-  static const char *const keys[] = { "reporting.bugsnag.api_key", "reporting.bugsnag.release_stage",
-                                      "reporting.bugsnag.endpoint" };
+  static const char *const keys[]
+      = { "reporting.bugsnag.api_key", "reporting.bugsnag.release_stage", "reporting.bugsnag.endpoint" };
 
   for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
     {
@@ -194,7 +194,8 @@ check_bugsnag (NotaryServerConfig *sc, GError **error)
       if (!is_empty (v))
         {
           /* project decision (§11): accepted, never contacted */
-          notary_log (NOTARY_LOG_WARNING, "bugsnag reporting is not supported; ignoring reporting.bugsnag", NULL);
+          notary_log (NOTARY_LOG_WARNING, "bugsnag reporting is not supported; ignoring reporting.bugsnag",
+                      NULL);
           break;
         }
     }
@@ -328,19 +329,21 @@ load_max_age (NotaryConfig *c, const char *key, gint64 def, gint64 *out, GError 
       /* a list or map here is not a number of seconds either */
       JsonNode *node = notary_config_lookup (c, key);
       if (node != NULL && JSON_NODE_TYPE (node) != JSON_NODE_VALUE && !JSON_NODE_HOLDS_NULL (node))
-        return throw_invalid (error, "must specify a cache-control max-age between 0 and %d", CACHE_MAX_AGE_LIMIT);
+        return throw_invalid (error, "must specify a cache-control max-age between 0 and %d",
+                              CACHE_MAX_AGE_LIMIT);
       return TRUE;
     }
   if (!parse_go_int (s, out) || *out < 0 || *out > CACHE_MAX_AGE_LIMIT)
-    return throw_invalid (error, "must specify a cache-control max-age between 0 and %d", CACHE_MAX_AGE_LIMIT);
+    return throw_invalid (error, "must specify a cache-control max-age between 0 and %d",
+                          CACHE_MAX_AGE_LIMIT);
   return TRUE;
 }
 
 static gboolean
 load_caching (NotaryServerConfig *sc, GError **error)
 {
-  return load_max_age (sc->config, "caching.max_age.current_metadata", DEFAULT_MAX_AGE_CURRENT, &sc->max_age_current,
-                       error)
+  return load_max_age (sc->config, "caching.max_age.current_metadata", DEFAULT_MAX_AGE_CURRENT,
+                       &sc->max_age_current, error)
          && load_max_age (sc->config, "caching.max_age.consistent_metadata", DEFAULT_MAX_AGE_CONSISTENT,
                           &sc->max_age_consistent, error);
 }
@@ -362,8 +365,8 @@ load_server (NotaryServerConfig *sc, GError **error)
    * (NCC 2015-9): refused like a lone cert or key. */
   if ((sc->tls_cert_file == NULL) != (sc->tls_key_file == NULL)
       || (sc->tls_cert_file == NULL && sc->client_ca_file != NULL))
-    return throw_invalid (error,
-                          "either include both a cert and key file, or no TLS information at all to disable TLS");
+    return throw_invalid (
+        error, "either include both a cert and key file, or no TLS information at all to disable TLS");
   return TRUE;
 }
 
@@ -381,9 +384,9 @@ load_ours (NotaryServerConfig *sc, GError **error)
     {
       guint64 n;
       if (!g_ascii_string_to_unsigned (workers, 10, 1, MAX_WORKERS, &n, NULL))
-        return throw_invalid (error, "server.workers must be an integer between 1 and %d, not \"%s\"", MAX_WORKERS,
-                              workers);
-      sc->workers = (guint) n;
+        return throw_invalid (error, "server.workers must be an integer between 1 and %d, not \"%s\"",
+                              MAX_WORKERS, workers);
+      sc->workers = (guint)n;
     }
 
   sc->max_body_bytes = DEFAULT_MAX_BODY_BYTES;

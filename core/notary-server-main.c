@@ -113,6 +113,9 @@ typedef struct
 {
   GMainLoop *loop;
   NotaryLogger *logger;
+  NotaryHttpServer *http;
+  const char *config_path;
+  gboolean tls; /* a plain-HTTP server cannot switch to TLS on reload */
 } SignalCtx;
 
 static gboolean
@@ -152,6 +155,40 @@ static gboolean
 on_usr2 (gpointer data)
 {
   step_level (data, +1);
+  return G_SOURCE_CONTINUE;
+}
+
+/* SIGHUP: re-read the config file for the log level and the TLS
+ * certificate/key (renewed certificates need no restart).  A bad file is
+ * logged and changes nothing. */
+static gboolean
+on_hup (gpointer data)
+{
+  SignalCtx *ctx = data;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) envp = g_get_environ ();
+  g_autoptr (NotaryServerConfig) config = notary_server_config_load (ctx->config_path, envp, &error);
+  g_autoptr (GTlsCertificate) cert = NULL;
+
+  if (config == NULL)
+    {
+      g_autofree char *m = g_strdup_printf ("reload failed, keeping the running configuration: %s", error->message);
+      notary_log (NOTARY_LOG_ERROR, m, NULL);
+      return G_SOURCE_CONTINUE;
+    }
+  if (ctx->tls && config->tls_cert_file != NULL)
+    {
+      cert = g_tls_certificate_new_from_files (config->tls_cert_file, config->tls_key_file, &error);
+      if (cert == NULL)
+        {
+          g_autofree char *m = g_strdup_printf ("reload failed, keeping the running certificate: %s", error->message);
+          notary_log (NOTARY_LOG_ERROR, m, NULL);
+          return G_SOURCE_CONTINUE;
+        }
+      notary_http_server_set_tls_certificate (ctx->http, cert);
+    }
+  notary_logger_set_level (ctx->logger, config->log_level);
+  notary_log (NOTARY_LOG_INFO, "reloaded TLS certificate and log level", NULL);
   return G_SOURCE_CONTINUE;
 }
 
@@ -335,6 +372,10 @@ main (int argc, char **argv)
 
   sig.loop = loop;
   sig.logger = logger;
+  sig.http = http;
+  sig.config_path = flags.config_path;
+  sig.tls = cert != NULL;
+  g_unix_signal_add (SIGHUP, on_hup, &sig);
   g_unix_signal_add (SIGTERM, on_terminate, &sig);
   g_unix_signal_add (SIGINT, on_terminate, &sig);
   g_unix_signal_add (SIGUSR1, on_usr1, &sig);
