@@ -647,8 +647,11 @@ meta_role_new (NotarySigned *s, const char *type, GError **error)
       NotaryFileMeta *fm;
       if (fo == NULL)
         {
+          /* Report before freeing the list: l->data lives in it (the
+           * message used to read the freed node). */
+          invalid (error, "%s: meta for %s is not an object", type, (char *) l->data);
           g_list_free (members);
-          return invalid (error, "%s: meta for %s is not an object", type, (char *) l->data), NULL;
+          return NULL;
         }
       fm = parse_file_meta (l->data, fo, error);
       if (fm == NULL)

@@ -63,8 +63,14 @@ make_env (const char *first, ...)
 }
 
 static const char *const known[] = {
-  "server.http_addr", "trust_service.type", "storage.backend", "storage.db_url", "logging.level",
-  "caching.max_age.current_metadata", "repositories.gun_prefixes", NULL,
+  "server.http_addr",
+  "trust_service.type",
+  "storage.backend",
+  "storage.db_url",
+  "logging.level",
+  "caching.max_age.current_metadata",
+  "repositories.gun_prefixes",
+  NULL,
 };
 
 static char *
@@ -101,9 +107,10 @@ test_missing_relative (Fixture *fx, gconstpointer data)
   g_assert_cmpint (g_chdir (fx->dir), ==, 0);
   c = notary_config_load ("sub/x.json", "NOTARY_SERVER_", known, NULL, &error);
   g_assert_cmpint (g_chdir (cwd), ==, 0);
-  expected = g_strdup_printf ("Could not read config at :sub/x.json, viper error: Config File \"x\" Not Found in "
-                              "\"[%s/sub]\"",
-                              fx->dir);
+  expected
+      = g_strdup_printf ("Could not read config at :sub/x.json, viper error: Config File \"x\" Not Found in "
+                         "\"[%s/sub]\"",
+                         fx->dir);
   g_assert_null (c);
   g_assert_error (error, NOTARY_CONFIG_ERROR, NOTARY_CONFIG_ERROR_READ);
   g_assert_cmpstr (error->message, ==, expected);
@@ -117,8 +124,8 @@ test_no_path (Fixture *fx, gconstpointer data)
 
   g_assert_null (c);
   g_assert_error (error, NOTARY_CONFIG_ERROR, NOTARY_CONFIG_ERROR_READ);
-  g_assert_true (g_str_has_prefix (error->message,
-                                   "Could not read config at :, viper error: Config File \".\" Not Found in \"["));
+  g_assert_true (g_str_has_prefix (
+      error->message, "Could not read config at :, viper error: Config File \".\" Not Found in \"["));
 }
 
 static void
@@ -144,7 +151,8 @@ test_bad_json (Fixture *fx, gconstpointer data)
     { "{\"a\":", "While parsing config: unexpected end of JSON input" },
     { "", "While parsing config: unexpected end of JSON input" },
     { "{\"a\":1,}", NULL },
-    { "[1, 2]", "While parsing config: json: cannot unmarshal array into Go value of type map[string]interface {}" },
+    { "[1, 2]",
+      "While parsing config: json: cannot unmarshal array into Go value of type map[string]interface {}" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -169,9 +177,10 @@ static void
 test_keys_lowercased_and_scalars (Fixture *fx, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  const char *path = write_file (fx, "c.json",
-                                 "{\"Storage\": {\"DB_URL\": \"x@tcp(h:1)/d\", \"Port\": 7899, \"Ratio\": 1.5,"
-                                 " \"Flag\": true, \"Nested\": {\"K\": \"v\"}, \"List\": [\"a\"], \"Nil\": null}}");
+  const char *path
+      = write_file (fx, "c.json",
+                    "{\"Storage\": {\"DB_URL\": \"x@tcp(h:1)/d\", \"Port\": 7899, \"Ratio\": 1.5,"
+                    " \"Flag\": true, \"Nested\": {\"K\": \"v\"}, \"List\": [\"a\"], \"Nil\": null}}");
   g_autoptr (NotaryConfig) c = notary_config_load (path, "NOTARY_SERVER_", known, NULL, &error);
   g_autofree char *url = NULL, *port = NULL, *ratio = NULL, *flag = NULL, *nested = NULL, *nil = NULL;
 
@@ -250,10 +259,11 @@ test_env_overrides (Fixture *fx, gconstpointer data)
   const char *path = write_file (fx, "env.json",
                                  "{\"storage\": {\"backend\": \"mysql\", \"db_url\": \"file@tcp(f:1)/f\"},"
                                  " \"logging\": {\"level\": \"error\"}}");
-  g_auto (GStrv) env = make_env ("NOTARY_SERVER_STORAGE_DB_URL=env@tcp(e:2)/e", "NOTARY_SERVER_LOGGING_LEVEL=debug",
-                                 "NOTARY_SERVER_TRUST_SERVICE_TYPE=local", "NOTARY_SERVER_STORAGE_BACKEND=memory",
-                                 "NOTARY_SERVER_CACHING_MAX_AGE_CURRENT_METADATA=0",
-                                 "NOTARY_SERVER_BOGUS_THING=ignored", "NOTARY_SIGNER_STORAGE_DB_URL=other", NULL);
+  g_auto (GStrv) env
+      = make_env ("NOTARY_SERVER_STORAGE_DB_URL=env@tcp(e:2)/e", "NOTARY_SERVER_LOGGING_LEVEL=debug",
+                  "NOTARY_SERVER_TRUST_SERVICE_TYPE=local", "NOTARY_SERVER_STORAGE_BACKEND=memory",
+                  "NOTARY_SERVER_CACHING_MAX_AGE_CURRENT_METADATA=0", "NOTARY_SERVER_BOGUS_THING=ignored",
+                  "NOTARY_SIGNER_STORAGE_DB_URL=other", NULL);
   g_autoptr (NotaryConfig) c = notary_config_load (path, "NOTARY_SERVER_", known, env, &error);
   g_autofree char *url = NULL, *level = NULL, *type = NULL, *backend = NULL, *age = NULL;
 
@@ -267,8 +277,8 @@ test_env_overrides (Fixture *fx, gconstpointer data)
   g_assert_false (json_object_has_member (c->root, "trust"));
   g_assert_cmpstr ((age = lookup_str (c, "caching.max_age.current_metadata")), ==, "0");
   /* overriding values are strings */
-  g_assert_cmpint (json_node_get_value_type (notary_config_lookup (c, "caching.max_age.current_metadata")), ==,
-                   G_TYPE_STRING);
+  g_assert_cmpint (json_node_get_value_type (notary_config_lookup (c, "caching.max_age.current_metadata")),
+                   ==, G_TYPE_STRING);
   g_assert_null (notary_config_lookup (c, "bogus"));
   g_assert_null (notary_config_lookup (c, "bogus_thing"));
 }
@@ -291,9 +301,11 @@ static void
 test_env_lowercase_and_empty_ignored (Fixture *fx, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  const char *path = write_file (fx, "env3.json", "{\"storage\": {\"backend\": \"mysql\", \"db_url\": \"f\"}}");
-  g_auto (GStrv) env = make_env ("notary_server_storage_backend=memory", "NOTARY_SERVER_storage_backend=memory",
-                                 "NOTARY_SERVER_STORAGE_DB_URL=", "NOTARY_SERVER_=x", NULL);
+  const char *path
+      = write_file (fx, "env3.json", "{\"storage\": {\"backend\": \"mysql\", \"db_url\": \"f\"}}");
+  g_auto (GStrv) env
+      = make_env ("notary_server_storage_backend=memory", "NOTARY_SERVER_storage_backend=memory",
+                  "NOTARY_SERVER_STORAGE_DB_URL=", "NOTARY_SERVER_=x", NULL);
   g_autoptr (NotaryConfig) c = notary_config_load (path, "NOTARY_SERVER_", known, env, &error);
   g_autofree char *backend = NULL, *url = NULL;
 
@@ -318,9 +330,10 @@ test_env_map_override (Fixture *fx, gconstpointer data)
 
       g_assert_null (c);
       g_assert_error (error, NOTARY_CONFIG_ERROR, NOTARY_CONFIG_ERROR_ENV);
-      g_assert_cmpstr (error->message, ==,
-                       "NOTARY_SERVER_STORAGE: cannot override \"storage\": it is a map; only string and number "
-                       "values can be overridden");
+      g_assert_cmpstr (
+          error->message, ==,
+          "NOTARY_SERVER_STORAGE: cannot override \"storage\": it is a map; only string and number "
+          "values can be overridden");
     }
   {
     g_autoptr (GError) error = NULL;
@@ -348,15 +361,17 @@ test_env_parent_not_a_map (Fixture *fx, gconstpointer data)
 
 /* ---- notary-server -------------------------------------------------------- */
 
-#define VALID_SERVER                                                                                           \
-  "{\"server\": {\"http_addr\": \":4443\", \"tls_cert_file\": \"./notary-server.crt\","                        \
-  " \"tls_key_file\": \"notary-server.key\"},"                                                                 \
-  " \"trust_service\": {\"type\": \"remote\", \"hostname\": \"notarysigner\", \"port\": 7899,"                 \
-  " \"key_algorithm\": \"ecdsa\", \"tls_ca_file\": \"./root-ca.crt\", \"tls_client_cert\": \"c/client.crt\","  \
-  " \"tls_client_key\": \"/keys/client.key\"},"                                                                \
-  " \"storage\": {\"backend\": \"mysql\", \"db_url\": \"server@tcp(mysql:3306)/notaryserver?parseTime=True\"," \
-  " \"tls_ca_file\": \"db-ca.pem\"},"                                                                          \
-  " \"repositories\": {\"gun_prefixes\": [\"docker.io/\", \"quay.io/a/\"]},"                                   \
+#define VALID_SERVER                                                                                         \
+  "{\"server\": {\"http_addr\": \":4443\", \"tls_cert_file\": \"./notary-server.crt\","                      \
+  " \"tls_key_file\": \"notary-server.key\"},"                                                               \
+  " \"trust_service\": {\"type\": \"remote\", \"hostname\": \"notarysigner\", \"port\": 7899,"               \
+  " \"key_algorithm\": \"ecdsa\", \"tls_ca_file\": \"./root-ca.crt\", \"tls_client_cert\": "                 \
+  "\"c/client.crt\","                                                                                        \
+  " \"tls_client_key\": \"/keys/client.key\"},"                                                              \
+  " \"storage\": {\"backend\": \"mysql\", \"db_url\": "                                                      \
+  "\"server@tcp(mysql:3306)/notaryserver?parseTime=True\","                                                  \
+  " \"tls_ca_file\": \"db-ca.pem\"},"                                                                        \
+  " \"repositories\": {\"gun_prefixes\": [\"docker.io/\", \"quay.io/a/\"]},"                                 \
   " \"logging\": {\"level\": \"info\"}}"
 
 static void
@@ -381,13 +396,14 @@ test_server_valid (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (sc->trust_type, ==, "remote");
   g_assert_cmpstr (json_object_get_string_member (sc->trust_options, "tls_ca_file"), ==, root_ca);
   g_assert_cmpstr (json_object_get_string_member (sc->trust_options, "tls_client_cert"), ==, client);
-  g_assert_cmpstr (json_object_get_string_member (sc->trust_options, "tls_client_key"), ==, "/keys/client.key");
+  g_assert_cmpstr (json_object_get_string_member (sc->trust_options, "tls_client_key"), ==,
+                   "/keys/client.key");
   g_assert_cmpstr (json_object_get_string_member (sc->trust_options, "hostname"), ==, "notarysigner");
   g_assert_cmpint (json_object_get_int_member (sc->trust_options, "port"), ==, 7899);
   /* a copy: the config tree keeps the value as written */
-  g_assert_cmpstr (json_object_get_string_member (notary_config_get_object (sc->config, "trust_service"),
-                                                  "tls_ca_file"),
-                   ==, "./root-ca.crt");
+  g_assert_cmpstr (
+      json_object_get_string_member (notary_config_get_object (sc->config, "trust_service"), "tls_ca_file"),
+      ==, "./root-ca.crt");
   g_assert_cmpstr (sc->storage_backend, ==, "mysql");
   g_assert_cmpstr (json_object_get_string_member (sc->storage_options, "db_url"), ==,
                    "server@tcp(mysql:3306)/notaryserver?parseTime=True");
@@ -408,13 +424,12 @@ test_server_minimal_from_env (Fixture *fx, gconstpointer data)
   g_autoptr (GError) error = NULL;
   /* the spec's observed case: {} plus env is a runnable server */
   const char *path = write_file (fx, "empty.json", "{}");
-  g_auto (GStrv) env = make_env ("NOTARY_SERVER_SERVER_HTTP_ADDR=127.0.0.1:4443",
-                                 "NOTARY_SERVER_TRUST_SERVICE_TYPE=local", "NOTARY_SERVER_STORAGE_BACKEND=memory",
-                                 "NOTARY_SERVER_REPOSITORIES_GUN_PREFIXES=a/  b/c/\td/",
-                                 "NOTARY_SERVER_CACHING_MAX_AGE_CURRENT_METADATA=0",
-                                 "NOTARY_SERVER_CACHING_MAX_AGE_CONSISTENT_METADATA=31536000",
-                                 "NOTARY_SERVER_PLUGIN_DIR=plugins", "NOTARY_SERVER_SERVER_WORKERS=3",
-                                 "NOTARY_SERVER_SERVER_MAX_REQUEST_BODY=1024", NULL);
+  g_auto (GStrv) env = make_env (
+      "NOTARY_SERVER_SERVER_HTTP_ADDR=127.0.0.1:4443", "NOTARY_SERVER_TRUST_SERVICE_TYPE=local",
+      "NOTARY_SERVER_STORAGE_BACKEND=memory", "NOTARY_SERVER_REPOSITORIES_GUN_PREFIXES=a/  b/c/\td/",
+      "NOTARY_SERVER_CACHING_MAX_AGE_CURRENT_METADATA=0",
+      "NOTARY_SERVER_CACHING_MAX_AGE_CONSISTENT_METADATA=31536000", "NOTARY_SERVER_PLUGIN_DIR=plugins",
+      "NOTARY_SERVER_SERVER_WORKERS=3", "NOTARY_SERVER_SERVER_MAX_REQUEST_BODY=1024", NULL);
   g_autoptr (NotaryServerConfig) sc = notary_server_config_load (path, env, &error);
   g_autofree char *plugins = g_build_filename (fx->dir, "plugins", NULL);
 
@@ -466,9 +481,11 @@ test_server_errors (Fixture *fx, gconstpointer data)
       "must specify either a \"local\" or \"remote\" type for trust_service" },
     { "{\"trust_service\": {\"type\": \"bruhaha\"}}",
       "must specify either a \"local\" or \"remote\" type for trust_service" },
-    { "{\"trust_service\": {\"type\": \"remote\", \"key_algorithm\": \"dsa\"}}", "invalid key algorithm configured: dsa" },
+    { "{\"trust_service\": {\"type\": \"remote\", \"key_algorithm\": \"dsa\"}}",
+      "invalid key algorithm configured: dsa" },
     { "{\"trust_service\": {\"type\": \"remote\"}}", "invalid key algorithm configured: " },
-    { "{\"trust_service\": {\"type\": \"remote\", \"key_algorithm\": \"rsa\", \"hostname\": \"h\", \"port\": 1,"
+    { "{\"trust_service\": {\"type\": \"remote\", \"key_algorithm\": \"rsa\", \"hostname\": \"h\", \"port\": "
+      "1,"
       " \"tls_client_cert\": \"c.crt\"}}",
       "either pass both client key and cert, or neither" },
     { "{\"trust_service\": {\"type\": \"remote\", \"key_algorithm\": \"ed25519\", \"port\": \"7899\"}}",
@@ -477,7 +494,8 @@ test_server_errors (Fixture *fx, gconstpointer data)
       "must specify a port for the remote trust_service" },
     /* then storage */
     { "{" OK_TRUST "}", " is not a supported storage backend" },
-    { "{" OK_TRUST ", \"storage\": {\"backend\": \"mysql\"}}", "must provide a non-empty database source for mysql" },
+    { "{" OK_TRUST ", \"storage\": {\"backend\": \"mysql\"}}",
+      "must provide a non-empty database source for mysql" },
     { "{" OK_TRUST ", \"storage\": {\"backend\": \"postgres\", \"db_url\": \"\"}}",
       "must provide a non-empty database source for postgres" },
     /* then caching */
@@ -491,7 +509,8 @@ test_server_errors (Fixture *fx, gconstpointer data)
       "must specify a cache-control max-age between 0 and 31536000" },
     /* then the listen address */
     { "{" OK_TRUST ", " OK_STORAGE "}", "http listen address required for server" },
-    { "{" OK_TRUST ", " OK_STORAGE ", \"server\": {\"http_addr\": \"\"}}", "http listen address required for server" },
+    { "{" OK_TRUST ", " OK_STORAGE ", \"server\": {\"http_addr\": \"\"}}",
+      "http listen address required for server" },
     /* then TLS files */
     { "{" OK_TRUST ", " OK_STORAGE ", \"server\": {\"http_addr\": \":1\", \"tls_cert_file\": \"a.crt\"}}",
       "either include both a cert and key file, or no TLS information at all to disable TLS" },
@@ -570,19 +589,21 @@ test_server_map_env (Fixture *fx, gconstpointer data)
 
   g_assert_null (sc);
   g_assert_error (error, NOTARY_CONFIG_ERROR, NOTARY_CONFIG_ERROR_ENV);
-  g_assert_cmpstr (error->message, ==,
-                   "NOTARY_SERVER_STORAGE: cannot override \"storage\": it is a map; only string and number values "
-                   "can be overridden");
+  g_assert_cmpstr (
+      error->message, ==,
+      "NOTARY_SERVER_STORAGE: cannot override \"storage\": it is a map; only string and number values "
+      "can be overridden");
 }
 
 static void
 test_server_pkcs11_and_bugsnag (Fixture *fx, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  const char *path = write_file (fx, "srv-p11.json",
-                                 "{\"trust_service\": {\"type\": \"pkcs11\", \"module\": \"/usr/lib/softhsm.so\"},"
-                                 " \"reporting\": {\"bugsnag\": {\"api_key\": \"k\"}}, " OK_STORAGE ", " OK_SERVER
-                                 ", \"caching\": {\"max_age\": {\"current_metadata\": \"60\"}}}");
+  const char *path
+      = write_file (fx, "srv-p11.json",
+                    "{\"trust_service\": {\"type\": \"pkcs11\", \"module\": \"/usr/lib/softhsm.so\"},"
+                    " \"reporting\": {\"bugsnag\": {\"api_key\": \"k\"}}, " OK_STORAGE ", " OK_SERVER
+                    ", \"caching\": {\"max_age\": {\"current_metadata\": \"60\"}}}");
   g_autoptr (NotaryServerConfig) sc = notary_server_config_load (path, NULL, &error);
 
   g_assert_no_error (error);

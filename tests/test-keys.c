@@ -884,6 +884,23 @@ test_cert_canonical_id_rsa (void)
   g_assert_cmpstr (notary_key_get_canonical_id (key), ==, notary_key_get_id (plain));
 }
 
+static void
+test_cert_rsa_x509_verify (void)
+{
+  g_autoptr (NotaryKey) key = cert_key ("leaf-rsa2048.pem", "rsa-x509");
+  g_autoptr (GBytes) msg = load_vector ("openssl/msg.bin");
+  g_autoptr (GBytes) sig = load_vector ("certs/leaf-rsa2048.pss.sig");
+  g_autoptr (GError) error = NULL;
+  g_assert_true (notary_key_verify (key, "rsapss", msg, sig, &error));
+  g_assert_no_error (error);
+  g_autoptr (GBytes) bad = bytes_flip (msg, 0);
+  g_assert_false (notary_key_verify (key, "rsapss", bad, sig, &error));
+  g_assert_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_BAD_SIGNATURE);
+  g_clear_error (&error);
+  g_assert_false (notary_key_verify (key, "ecdsa", msg, sig, &error));
+  g_assert_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_UNSUPPORTED);
+}
+
 /* ---- helpers and threads ------------------------------------------------- */
 
 static void
@@ -981,6 +998,7 @@ main (int argc, char **argv)
   g_test_add_func ("/keys/cert/reformatted", test_cert_reformatted);
   g_test_add_func ("/keys/cert/not-pem", test_cert_not_pem);
   g_test_add_func ("/keys/cert/canonical-id-rsa", test_cert_canonical_id_rsa);
+  g_test_add_func ("/keys/cert/rsa-x509-verify", test_cert_rsa_x509_verify);
   g_test_add_func ("/keys/digests", test_digests);
   g_test_add_func ("/keys/threads", test_threads);
 

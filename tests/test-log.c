@@ -120,7 +120,7 @@ parse_logfmt_line (const char *line)
                 case 'x':
                   {
                     char hex[3] = { p[1], p[2], 0 };
-                    g_string_append_c (v, (char) strtol (hex, NULL, 16));
+                    g_string_append_c (v, (char)strtol (hex, NULL, 16));
                     p += 2;
                     break;
                   }
@@ -160,11 +160,12 @@ pair_at (GPtrArray *pairs, guint i)
 static void
 test_json_basic (void)
 {
-  g_autofree char *line
-      = notary_log_format_line (NOTARY_LOG_FORMAT_JSON, NOTARY_LOG_INFO, "Starting Server", NULL, NULL, 0, FIXED_TIME);
+  g_autofree char *line = notary_log_format_line (NOTARY_LOG_FORMAT_JSON, NOTARY_LOG_INFO, "Starting Server",
+                                                  NULL, NULL, 0, FIXED_TIME);
 
   /* byte-for-byte what logrus prints */
-  g_assert_cmpstr (line, ==, "{\"level\":\"info\",\"msg\":\"Starting Server\",\"time\":\"" FIXED_TIME "\"}\n");
+  g_assert_cmpstr (line, ==,
+                   "{\"level\":\"info\",\"msg\":\"Starting Server\",\"time\":\"" FIXED_TIME "\"}\n");
 }
 
 static void
@@ -221,7 +222,8 @@ test_json_reserved_field_names (void)
 static void
 test_json_time_now (void)
 {
-  g_autofree char *line = notary_log_format_line (NOTARY_LOG_FORMAT_JSON, NOTARY_LOG_INFO, "x", NULL, NULL, 0, NULL);
+  g_autofree char *line
+      = notary_log_format_line (NOTARY_LOG_FORMAT_JSON, NOTARY_LOG_INFO, "x", NULL, NULL, 0, NULL);
   g_autoptr (JsonObject) obj = parse_json_line (line);
   const char *t = json_object_get_string_member (obj, "time");
   g_autoptr (GDateTime) dt = g_date_time_new_from_iso8601 (t, NULL);
@@ -237,8 +239,8 @@ test_json_time_now (void)
 static void
 test_logfmt_basic (void)
 {
-  g_autofree char *line = notary_log_format_line (NOTARY_LOG_FORMAT_LOGFMT, NOTARY_LOG_INFO, "Starting Server", NULL,
-                                                  NULL, 0, FIXED_TIME);
+  g_autofree char *line = notary_log_format_line (NOTARY_LOG_FORMAT_LOGFMT, NOTARY_LOG_INFO,
+                                                  "Starting Server", NULL, NULL, 0, FIXED_TIME);
 
   g_assert_cmpstr (line, ==, "level=info msg=\"Starting Server\" time=\"" FIXED_TIME "\"\n");
 }
@@ -249,8 +251,8 @@ test_logfmt_fields_and_quoting (void)
   const char *keys[] = { "zeta", "gun", "empty", "path" };
   const char *values[] = { "has space", "docker.io/library/alpine", "", "a=b" };
   const char *msg = "quote \" backslash \\ newline\nend";
-  g_autofree char *line = notary_log_format_line (NOTARY_LOG_FORMAT_LOGFMT, NOTARY_LOG_DEBUG, msg, keys, values,
-                                                  G_N_ELEMENTS (keys), FIXED_TIME);
+  g_autofree char *line = notary_log_format_line (NOTARY_LOG_FORMAT_LOGFMT, NOTARY_LOG_DEBUG, msg, keys,
+                                                  values, G_N_ELEMENTS (keys), FIXED_TIME);
   g_autoptr (GPtrArray) pairs = parse_logfmt_line (line);
   const char *expected_keys[] = { "level", "msg", "time", "empty", "gun", "path", "zeta" };
 
@@ -297,7 +299,7 @@ test_level_names (void)
     const char *in;
     NotaryLogLevel out;
   } ok[] = {
-    { "debug", NOTARY_LOG_DEBUG }, { "info", NOTARY_LOG_INFO },   { "warning", NOTARY_LOG_WARNING },
+    { "debug", NOTARY_LOG_DEBUG },  { "info", NOTARY_LOG_INFO },    { "warning", NOTARY_LOG_WARNING },
     { "warn", NOTARY_LOG_WARNING }, { "WARN", NOTARY_LOG_WARNING }, { "error", NOTARY_LOG_ERROR },
     { "Fatal", NOTARY_LOG_FATAL },  { "panic", NOTARY_LOG_PANIC },
   };
@@ -306,7 +308,7 @@ test_level_names (void)
   for (guint i = 0; i < G_N_ELEMENTS (ok); i++)
     {
       g_autoptr (GError) error = NULL;
-      NotaryLogLevel level = (NotaryLogLevel) 99;
+      NotaryLogLevel level = (NotaryLogLevel)99;
       g_assert_true (notary_log_level_from_string (ok[i].in, &level, &error));
       g_assert_no_error (error);
       g_assert_cmpint (level, ==, ok[i].out);
@@ -330,7 +332,7 @@ static void
 test_format_names (void)
 {
   g_autoptr (GError) error = NULL;
-  NotaryLogFormat f = (NotaryLogFormat) 99;
+  NotaryLogFormat f = (NotaryLogFormat)99;
 
   g_assert_true (notary_log_format_from_string ("json", &f, &error));
   g_assert_cmpint (f, ==, NOTARY_LOG_FORMAT_JSON);
@@ -378,8 +380,8 @@ log_from_thread (gpointer data)
 {
   const char *id = data;
   for (int i = 0; i < N_PER_THREAD; i++)
-    notary_log (NOTARY_LOG_ERROR, "concurrent line with some padding to make it longer than a few bytes", "thread",
-                id, NULL);
+    notary_log (NOTARY_LOG_ERROR, "concurrent line with some padding to make it longer than a few bytes",
+                "thread", id, NULL);
   return NULL;
 }
 

@@ -26,15 +26,15 @@ fixture_path (const char *variant)
   return g_build_filename (fixture_dir (), file, NULL);
 }
 
-#define REQUIRE_FIXTURES()                                                                                     \
-  G_STMT_START                                                                                                 \
-  {                                                                                                            \
-    if (fixture_dir () == NULL)                                                                                \
-      {                                                                                                        \
-        g_test_skip ("NOTARY_TEST_FIXTURE_PLUGIN_DIR not set (tests/plugins not built)");                     \
-        return;                                                                                                \
-      }                                                                                                        \
-  }                                                                                                            \
+#define REQUIRE_FIXTURES()                                                                                   \
+  G_STMT_START                                                                                               \
+  {                                                                                                          \
+    if (fixture_dir () == NULL)                                                                              \
+      {                                                                                                      \
+        g_test_skip ("NOTARY_TEST_FIXTURE_PLUGIN_DIR not set (tests/plugins not built)");                    \
+        return;                                                                                              \
+      }                                                                                                      \
+  }                                                                                                          \
   G_STMT_END
 
 /* ---- broken fixtures ------------------------------------------------------ */
@@ -47,8 +47,8 @@ typedef struct
 } Broken;
 
 static const Broken broken[] = {
-  { "badmajor", NOTARY_PLUGIN_ERROR_ABI, "ABI 99.0" },
-  { "newerminor", NOTARY_PLUGIN_ERROR_ABI, "ABI 1.1" },
+  { "badmajor", NOTARY_PLUGIN_ERROR_ABI, "plugin ABI 99." },
+  { "newerminor", NOTARY_PLUGIN_ERROR_ABI, "is not compatible" },
   { "badsig", NOTARY_PLUGIN_ERROR_ABI, "not binary compatible" },
   { "nosymbol", NOTARY_PLUGIN_ERROR_SYMBOL, NOTARY_PLUGIN_ENTRY_SYMBOL },
   { "wrongkind", NOTARY_PLUGIN_ERROR_DESC, "is a signer plugin" },
@@ -70,7 +70,7 @@ test_broken_by_name (gconstpointer data)
   file = fixture_path (b->variant);
   g_assert_true (g_file_test (file, G_FILE_TEST_IS_REGULAR));
   g_assert_null (notary_plugin_load (path, NOTARY_PLUGIN_KIND_STORAGE, b->variant, &error));
-  g_assert_error (error, NOTARY_PLUGIN_ERROR, (gint) b->code);
+  g_assert_error (error, NOTARY_PLUGIN_ERROR, (gint)b->code);
   /* the message names the file and the reason */
   g_assert_nonnull (strstr (error->message, file));
   g_assert_nonnull (strstr (error->message, b->needle));
@@ -81,7 +81,7 @@ test_broken_by_name (gconstpointer data)
     {
       g_autoptr (GError) error2 = NULL;
       g_assert_null (notary_plugin_load_file (file, &error2));
-      g_assert_error (error2, NOTARY_PLUGIN_ERROR, (gint) b->code);
+      g_assert_error (error2, NOTARY_PLUGIN_ERROR, (gint)b->code);
     }
 }
 
@@ -100,7 +100,7 @@ test_good_fixture (void)
   g_assert_cmpuint (desc->abi_major, ==, NOTARY_PLUGIN_ABI_MAJOR);
   g_assert_cmpint (desc->kind, ==, NOTARY_PLUGIN_KIND_STORAGE);
   g_assert_cmpstr (desc->name, ==, "good");
-  g_assert_cmpuint (*(const guint32 *) desc->vtable, ==, 1);
+  g_assert_cmpuint (*(const guint32 *)desc->vtable, ==, 1);
 
   /* loading again gives the same descriptor */
   again = notary_plugin_load (path, NOTARY_PLUGIN_KIND_STORAGE, "good", &error);
@@ -191,17 +191,18 @@ test_not_found_lists_available (void)
   names = notary_plugin_list_available (path, NOTARY_PLUGIN_KIND_STORAGE);
   {
     /* sorted, and listing opens nothing so broken ones show too */
-    const char *want[] = { "badmajor", "badsig", "good", "newerminor", "nosymbol", "nullvtable",
-                           "unresolved", "vtable0", "wrongkind", "wrongname", NULL };
+    const char *want[] = { "badmajor",   "badsig",  "good",      "newerminor", "nosymbol", "nullvtable",
+                           "unresolved", "vtable0", "wrongkind", "wrongname",  NULL };
     g_assert_cmpstrv (names, want);
   }
 
   g_assert_null (notary_plugin_load (path, NOTARY_PLUGIN_KIND_STORAGE, "foo", &error));
   g_assert_error (error, NOTARY_PLUGIN_ERROR, NOTARY_PLUGIN_ERROR_NOT_FOUND);
-  expected = g_strdup_printf ("no storage backend \"foo\" (available: badmajor, badsig, good, newerminor, nosymbol, "
-                              "nullvtable, unresolved, vtable0, wrongkind, wrongname); searched: "
-                              "/nonexistent-notary-dir:%s",
-                              fixture_dir ());
+  expected = g_strdup_printf (
+      "no storage backend \"foo\" (available: badmajor, badsig, good, newerminor, nosymbol, "
+      "nullvtable, unresolved, vtable0, wrongkind, wrongname); searched: "
+      "/nonexistent-notary-dir:%s",
+      fixture_dir ());
   g_assert_cmpstr (error->message, ==, expected);
   g_clear_error (&error);
 
@@ -211,7 +212,8 @@ test_not_found_lists_available (void)
   g_clear_error (&error);
 
   /* names never escape the search directories */
-  g_assert_null (notary_plugin_load (path, NOTARY_PLUGIN_KIND_STORAGE, "../plugins/notary-storage-good", &error));
+  g_assert_null (
+      notary_plugin_load (path, NOTARY_PLUGIN_KIND_STORAGE, "../plugins/notary-storage-good", &error));
   g_assert_error (error, NOTARY_PLUGIN_ERROR, NOTARY_PLUGIN_ERROR_NOT_FOUND);
 }
 
@@ -298,7 +300,7 @@ check_real_plugin (NotaryPluginKind kind, const char *name)
       g_test_skip ("NOTARY_PLUGIN_PATH not set");
       return;
     }
-  desc = notary_plugin_load ((const char *const *) path, kind, name, &error);
+  desc = notary_plugin_load ((const char *const *)path, kind, name, &error);
   if (desc == NULL && g_error_matches (error, NOTARY_PLUGIN_ERROR, NOTARY_PLUGIN_ERROR_DESC)
       && strstr (error->message, "vtable") != NULL)
     {
@@ -359,7 +361,7 @@ exported_symbols (const char *file)
   int status = 0;
   GPtrArray *syms = g_ptr_array_new_with_free_func (g_free);
 
-  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
+  g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
   g_assert_no_error (error);
   g_assert_true (g_spawn_check_wait_status (status, NULL));
   lines = g_strsplit (out, "\n", -1);
@@ -412,7 +414,7 @@ test_one_exported_symbol (void)
       g_autoptr (GPtrArray) syms = exported_symbols (file);
       g_autoptr (GString) all = g_string_new (NULL);
       for (guint j = 0; j < syms->len; j++)
-        g_string_append_printf (all, " %s", (char *) g_ptr_array_index (syms, j));
+        g_string_append_printf (all, " %s", (char *)g_ptr_array_index (syms, j));
       g_test_message ("%s exports:%s", file, all->str);
       if (syms->len != 1 || !g_str_equal (g_ptr_array_index (syms, 0), NOTARY_PLUGIN_ENTRY_SYMBOL))
         g_string_append_printf (offenders, "\n  %s (%u symbols)", file, syms->len);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 #include <nghttp2/nghttp2.h>
 
@@ -530,6 +531,9 @@ typedef struct
   NotaryGrpcServer *server;
   H2Conn conn;
   char *peer;
+  /* Live ServerStreams (owned): nghttp2_session_del() does not report
+   * streams still open when a connection dies, so we free them here. */
+  GHashTable *streams;
 } ServerConn;
 
 typedef struct
@@ -559,8 +563,10 @@ server_on_begin_headers (nghttp2_session *session, const nghttp2_frame *frame, v
 {
   if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
     {
+      ServerConn *sc = user_data;
       ServerStream *s = g_new0 (ServerStream, 1);
       s->body = g_byte_array_new ();
+      g_hash_table_add (sc->streams, s);
       nghttp2_session_set_stream_user_data (session, frame->hd.stream_id, s);
     }
   return 0;
@@ -706,11 +712,12 @@ server_on_frame_recv (nghttp2_session *session, const nghttp2_frame *frame, void
 static int
 server_on_stream_close (nghttp2_session *session, int32_t stream_id, uint32_t error_code, void *user_data)
 {
+  ServerConn *sc = user_data;
   ServerStream *s = nghttp2_session_get_stream_user_data (session, stream_id);
   if (s != NULL)
     {
       nghttp2_session_set_stream_user_data (session, stream_id, NULL);
-      server_stream_free (s);
+      g_hash_table_remove (sc->streams, s);
     }
   return 0;
 }
@@ -736,6 +743,11 @@ server_conn_run (ServerConn *sc)
        * client_ca_file anchors only, for the clientAuth purpose as Go does. */
       gnutls_typed_vdata_st purpose = { GNUTLS_DT_KEY_PURPOSE_OID, (unsigned char *) GNUTLS_KP_TLS_WWW_CLIENT, 0 };
       gnutls_certificate_server_set_request (c->tls, GNUTLS_CERT_REQUIRE);
+      /* Do not advertise acceptable CA names: a GnuTLS client withholds a
+       * certificate whose issuer is not listed, and with a client_ca_file
+       * holding the client's own leaf (a trust anchor for Go) nothing
+       * would match.  Go clients send their certificate regardless. */
+      gnutls_certificate_send_x509_rdn_sequence (c->tls, 1);
       gnutls_session_set_verify_cert2 (c->tls, &purpose, 1, 0);
     }
   gnutls_alpn_set_protocols (c->tls, &alpn_h2, 1, 0);
@@ -784,8 +796,10 @@ server_conn_thread (gpointer data)
   ServerConn *sc = data;
   NotaryGrpcServer *server = sc->server;
 
+  sc->streams = g_hash_table_new_full (g_direct_hash, g_direct_equal, (GDestroyNotify) server_stream_free, NULL);
   server_conn_run (sc);
   h2_conn_clear (&sc->conn);
+  g_hash_table_destroy (sc->streams);
   g_free (sc->peer);
   g_free (sc);
 
@@ -1048,8 +1062,67 @@ struct _NotaryGrpcClient
   char *authority;
   gnutls_certificate_credentials_t creds;
   gnutls_priority_t priority;
+  /* Client identity, handed out by client_retrieve_cert(). */
+  gnutls_pcert_st pcerts[8];
+  unsigned int n_pcerts;
+  gnutls_privkey_t privkey;
   H2Conn conn; /* conn.h2 != NULL ⇔ connected; under @lock */
 };
+
+/* Always present our certificate, whatever CA names the server lists: a
+ * Go signer lists the subjects of its client_ca_file, which need not
+ * include our issuer (e.g. the file holds our own leaf), and Go clients
+ * send their certificate regardless.  GnuTLS would otherwise withhold it. */
+static int
+client_retrieve_cert (gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
+                      const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
+                      unsigned int *pcert_length, gnutls_privkey_t *privkey)
+{
+  NotaryGrpcClient *client = gnutls_session_get_ptr (session);
+  if (client == NULL || client->privkey == NULL)
+    {
+      *pcert_length = 0;
+      *pcert = NULL;
+      *privkey = NULL;
+      return 0;
+    }
+  *pcert = client->pcerts;
+  *pcert_length = client->n_pcerts;
+  *privkey = client->privkey;
+  return 0;
+}
+
+static gboolean
+client_load_identity (NotaryGrpcClient *client, const char *cert_file, const char *key_file, GError **error)
+{
+  gnutls_datum_t key_pem = { NULL, 0 };
+  int r;
+
+  client->n_pcerts = G_N_ELEMENTS (client->pcerts);
+  r = gnutls_pcert_list_import_x509_file (client->pcerts, &client->n_pcerts, cert_file, GNUTLS_X509_FMT_PEM, NULL,
+                                          NULL, 0);
+  if (r < 0)
+    {
+      client->n_pcerts = 0;
+      g_set_error (error, NOTARY_GRPC_ERROR, NOTARY_GRPC_STATUS_INTERNAL,
+                   "Could not load X509 key pair (cert: \"%s\", key: \"%s\"): %s", cert_file, key_file,
+                   gnutls_strerror (r));
+      return FALSE;
+    }
+  gnutls_privkey_init (&client->privkey);
+  r = gnutls_load_file (key_file, &key_pem);
+  if (r >= 0)
+    r = gnutls_privkey_import_x509_raw (client->privkey, &key_pem, GNUTLS_X509_FMT_PEM, NULL, 0);
+  gnutls_free (key_pem.data);
+  if (r < 0)
+    {
+      g_set_error (error, NOTARY_GRPC_ERROR, NOTARY_GRPC_STATUS_INTERNAL,
+                   "Could not load X509 key pair (cert: \"%s\", key: \"%s\"): %s", cert_file, key_file,
+                   gnutls_strerror (r));
+      return FALSE;
+    }
+  return TRUE;
+}
 
 typedef struct
 {
@@ -1161,8 +1234,19 @@ notary_grpc_client_new (const char *host, guint16 port, const char *ca_file, con
   gnutls_certificate_allocate_credentials (&client->creds);
   if (!load_trust (client->creds, ca_file, error))
     return NULL;
-  if (cert_file != NULL && !load_key_pair (client->creds, cert_file, key_file, error))
-    return NULL;
+  if (cert_file != NULL)
+    {
+      /* Check the pair the way the server side does (same messages), then
+       * keep it for the retrieve callback. */
+      gnutls_certificate_credentials_t check = NULL;
+      gboolean ok;
+      gnutls_certificate_allocate_credentials (&check);
+      ok = load_key_pair (check, cert_file, key_file, error);
+      gnutls_certificate_free_credentials (check);
+      if (!ok || !client_load_identity (client, cert_file, key_file, error))
+        return NULL;
+      gnutls_certificate_set_retrieve_function2 (client->creds, client_retrieve_cert);
+    }
   r = gnutls_priority_init (&client->priority, TLS_PRIORITY, NULL);
   if (r < 0)
     {
@@ -1255,6 +1339,7 @@ client_connect (NotaryGrpcClient *client, gint64 deadline, GError **error)
   gnutls_init (&c->tls, GNUTLS_CLIENT);
   gnutls_priority_set (c->tls, client->priority);
   gnutls_credentials_set (c->tls, GNUTLS_CRD_CERTIFICATE, client->creds);
+  gnutls_session_set_ptr (c->tls, client);
   if (!g_hostname_is_ip_address (client->host))
     gnutls_server_name_set (c->tls, GNUTLS_NAME_DNS, client->host, strlen (client->host));
   /* Chain against our anchors and the name (DNS SAN or IP SAN). */
@@ -1471,6 +1556,10 @@ notary_grpc_client_free (NotaryGrpcClient *client)
     gnutls_certificate_free_credentials (client->creds);
   if (client->priority != NULL)
     gnutls_priority_deinit (client->priority);
+  for (unsigned int i = 0; i < client->n_pcerts; i++)
+    gnutls_pcert_deinit (&client->pcerts[i]);
+  if (client->privkey != NULL)
+    gnutls_privkey_deinit (client->privkey);
   g_free (client->host);
   g_free (client->port);
   g_free (client->authority);

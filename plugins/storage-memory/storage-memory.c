@@ -45,7 +45,7 @@ static MemRole *
 mem_role_new (void)
 {
   MemRole *r = g_new0 (MemRole, 1);
-  r->files = g_ptr_array_new_with_free_func ((GDestroyNotify) mem_file_free);
+  r->files = g_ptr_array_new_with_free_func ((GDestroyNotify)mem_file_free);
   r->by_sha = g_hash_table_new (g_str_hash, g_str_equal);
   return r;
 }
@@ -63,7 +63,7 @@ mem_role_max_version (const MemRole *r)
 {
   if (r == NULL || r->files->len == 0)
     return 0;
-  return ((MemFile *) g_ptr_array_index (r->files, r->files->len - 1))->version;
+  return ((MemFile *)g_ptr_array_index (r->files, r->files->len - 1))->version;
 }
 
 struct _NotaryStorage
@@ -109,8 +109,7 @@ change_copy (const NotaryChange *c)
 static gpointer
 set_not_found (GError **error)
 {
-  g_set_error_literal (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_NOT_FOUND,
-                       "No record found");
+  g_set_error_literal (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_NOT_FOUND, "No record found");
   return NULL;
 }
 
@@ -132,14 +131,14 @@ lookup_role (NotaryStorage *self, const char *gun, const char *role)
 
 /* Called with the lock held. */
 static void
-append_change (NotaryStorage *self, const char *gun, gint64 version, const char *sha256,
-               const char *category, gint64 when)
+append_change (NotaryStorage *self, const char *gun, gint64 version, const char *sha256, const char *category,
+               gint64 when)
 {
   NotaryChange *c = g_new0 (NotaryChange, 1);
   GArray *idx;
   guint pos = self->changes->len;
 
-  c->id = (gint64) pos + 1;
+  c->id = (gint64)pos + 1;
   c->created_unix = when;
   c->gun = g_strdup (gun);
   c->version = version;
@@ -159,8 +158,8 @@ append_change (NotaryStorage *self, const char *gun, gint64 version, const char 
 static int
 cmp_file_version (gconstpointer a, gconstpointer b)
 {
-  const MemFile *fa = *(MemFile *const *) a;
-  const MemFile *fb = *(MemFile *const *) b;
+  const MemFile *fa = *(MemFile *const *)a;
+  const MemFile *fb = *(MemFile *const *)b;
   return (fa->version > fb->version) - (fa->version < fb->version);
 }
 
@@ -172,13 +171,10 @@ memory_open (const NotaryHost *host, JsonObject *options, GError **error)
   NotaryStorage *self = g_new0 (NotaryStorage, 1);
   self->host = host;
   g_mutex_init (&self->lock);
-  self->guns = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                      (GDestroyNotify) g_hash_table_unref);
-  self->changes = g_ptr_array_new_with_free_func ((GDestroyNotify) notary_change_free);
-  self->gun_changes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                             (GDestroyNotify) g_array_unref);
-  notary_host_logf (host, NOTARY_LOG_INFO,
-                    "using the in-memory storage backend: nothing is persisted");
+  self->guns = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
+  self->changes = g_ptr_array_new_with_free_func ((GDestroyNotify)notary_change_free);
+  self->gun_changes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
+  notary_host_logf (host, NOTARY_LOG_INFO, "using the in-memory storage backend: nothing is persisted");
   return self;
 }
 
@@ -230,8 +226,8 @@ update_sha256 (const NotaryStorageUpdate *u)
 }
 
 static gboolean
-memory_update_many (NotaryStorage *self, const char *gun, const NotaryStorageUpdate *updates,
-                    gsize n_updates, GError **error)
+memory_update_many (NotaryStorage *self, const char *gun, const NotaryStorageUpdate *updates, gsize n_updates,
+                    GError **error)
 {
   GHashTable *roles;
   gint64 now = now_unix ();
@@ -259,8 +255,7 @@ memory_update_many (NotaryStorage *self, const char *gun, const NotaryStorageUpd
   roles = g_hash_table_lookup (self->guns, gun);
   if (roles == NULL)
     {
-      roles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                     (GDestroyNotify) mem_role_free);
+      roles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)mem_role_free);
       g_hash_table_insert (self->guns, g_strdup (gun), roles);
     }
 
@@ -335,8 +330,7 @@ memory_get_checksum (NotaryStorage *self, const char *gun, const char *role, con
 }
 
 static NotaryStoredFile *
-memory_get_version (NotaryStorage *self, const char *gun, const char *role, gint64 version,
-                    GError **error)
+memory_get_version (NotaryStorage *self, const char *gun, const char *role, gint64 version, GError **error)
 {
   MemRole *r;
   NotaryStoredFile *out = NULL;
@@ -393,7 +387,7 @@ first_index_after (const GArray *idx, gint64 id)
     {
       guint mid = lo + (hi - lo) / 2;
       /* change id = index + 1 */
-      if ((gint64) g_array_index (idx, guint, mid) + 1 <= id)
+      if ((gint64)g_array_index (idx, guint, mid) + 1 <= id)
         lo = mid + 1;
       else
         hi = mid;
@@ -402,10 +396,10 @@ first_index_after (const GArray *idx, gint64 id)
 }
 
 static GPtrArray *
-memory_get_changes (NotaryStorage *self, const char *gun, gint64 change_id, guint records,
-                    gboolean reversed, GError **error)
+memory_get_changes (NotaryStorage *self, const char *gun, gint64 change_id, guint records, gboolean reversed,
+                    GError **error)
 {
-  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) notary_change_free);
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify)notary_change_free);
   const GArray *idx = NULL;
   guint total, start, end;
 
@@ -421,17 +415,16 @@ memory_get_changes (NotaryStorage *self, const char *gun, gint64 change_id, guin
   else
     total = self->changes->len;
 
-  /* Work in positions of the (possibly per-GUN) list; change ids ascend
-   * with position in both. */
-#define ID_AT(pos)                                                                                 \
-  (idx != NULL ? (gint64) g_array_index (idx, guint, (pos)) + 1 : (gint64) (pos) + 1)
+    /* Work in positions of the (possibly per-GUN) list; change ids ascend
+     * with position in both. */
+#define ID_AT(pos) (idx != NULL ? (gint64)g_array_index (idx, guint, (pos)) + 1 : (gint64)(pos) + 1)
   if (!reversed)
     {
       if (idx != NULL)
         start = first_index_after (idx, change_id);
       else
-        start = change_id <= 0 ? 0 : (guint) MIN ((gint64) total, change_id);
-      end = start + MIN ((guint64) records, (guint64) (total - start));
+        start = change_id <= 0 ? 0 : (guint)MIN ((gint64)total, change_id);
+      end = start + MIN ((guint64)records, (guint64)(total - start));
     }
   else
     {
@@ -440,7 +433,7 @@ memory_get_changes (NotaryStorage *self, const char *gun, gint64 change_id, guin
       else if (idx != NULL)
         end = first_index_after (idx, change_id - 1);
       else
-        end = (guint) MIN ((gint64) total, change_id - 1);
+        end = (guint)MIN ((gint64)total, change_id - 1);
       start = end - MIN (records, end);
     }
 
@@ -475,5 +468,5 @@ static const NotaryStorageVTable memory_vtable = {
 };
 
 NOTARY_PLUGIN_DEFINE (NOTARY_PLUGIN_KIND_STORAGE, "memory",
-                      "in-memory TUF metadata store for development and tests (not persistent)",
-                      "1.0", &memory_vtable)
+                      "in-memory TUF metadata store for development and tests (not persistent)", "1.0",
+                      &memory_vtable)

@@ -11,8 +11,7 @@
 #include <notary/storage-backend.h>
 #include <string.h>
 
-static gboolean
-dsn_fail (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+static gboolean dsn_fail (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 
 static gboolean
 dsn_fail (GError **error, const char *fmt, ...)
@@ -75,7 +74,7 @@ notary_mysql_parse_duration_ms (const char *text, gboolean bare_is_seconds, guin
         {
           if (!(v >= 0) || v * 1e3 > G_MAXUINT)
             return FALSE;
-          *out_ms = (guint) (v * 1e3 + 0.5);
+          *out_ms = (guint)(v * 1e3 + 0.5);
           return TRUE;
         }
     }
@@ -101,8 +100,7 @@ notary_mysql_parse_duration_ms (const char *text, gboolean bare_is_seconds, guin
         {
           gsize n = strlen (units[i].unit);
           /* "m" must not swallow the "m" of "ms" */
-          if (strncmp (p, units[i].unit, n) == 0
-              && !(strcmp (units[i].unit, "m") == 0 && p[1] == 's'))
+          if (strncmp (p, units[i].unit, n) == 0 && !(strcmp (units[i].unit, "m") == 0 && p[1] == 's'))
             {
               total += v * units[i].ms;
               p += n;
@@ -114,7 +112,7 @@ notary_mysql_parse_duration_ms (const char *text, gboolean bare_is_seconds, guin
     }
   if (total > G_MAXUINT)
     return FALSE;
-  *out_ms = (guint) (total + 0.5);
+  *out_ms = (guint)(total + 0.5);
   return TRUE;
 }
 
@@ -155,11 +153,21 @@ is_identifier (const char *s)
 /* Parameters of go-sql-driver that only change the Go driver's own
  * behaviour; accepted so reference DSNs keep working. */
 static const char *const driver_only_params[] = {
-  "allowAllFiles",     "allowCleartextPasswords", "allowFallbackToPlaintext",
-  "allowNativePasswords", "allowOldPasswords",   "checkConnLiveness",
-  "clientFoundRows",   "columnsWithAlias",        "interpolateParams",
-  "maxAllowedPacket",  "multiStatements",         "rejectReadOnly",
-  "serverPubKey",      "strict",                  "collation",
+  "allowAllFiles",
+  "allowCleartextPasswords",
+  "allowFallbackToPlaintext",
+  "allowNativePasswords",
+  "allowOldPasswords",
+  "checkConnLiveness",
+  "clientFoundRows",
+  "columnsWithAlias",
+  "interpolateParams",
+  "maxAllowedPacket",
+  "multiStatements",
+  "rejectReadOnly",
+  "serverPubKey",
+  "strict",
+  "collation",
   "connectionAttributes",
 };
 
@@ -183,8 +191,7 @@ parse_param (NotaryMysqlDsn *dsn, const char *pair, GError **error)
     {
       guint ms;
       if (!notary_mysql_parse_duration_ms (value, FALSE, &ms))
-        return dsn_fail (error, "parameter '%s': '%s' is not a duration such as 5s or 500ms",
-                         name, value);
+        return dsn_fail (error, "parameter '%s': '%s' is not a duration such as 5s or 500ms", name, value);
       if (strcmp (name, "timeout") == 0)
         dsn->connect_timeout_ms = ms;
       else if (strcmp (name, "readTimeout") == 0)
@@ -238,8 +245,7 @@ parse_param (NotaryMysqlDsn *dsn, const char *pair, GError **error)
   if (!is_identifier (name))
     return dsn_fail (error, "parameter name '%s' is not a valid system variable name", name);
   if (strpbrk (value, ";\n\r") != NULL)
-    return dsn_fail (error, "the value of system variable '%s' contains ';' or a newline",
-                     name);
+    return dsn_fail (error, "the value of system variable '%s' contains ';' or a newline", name);
   g_ptr_array_add (dsn->session_vars, g_strdup_printf ("%s=%s", name, value));
   return TRUE;
 }
@@ -284,7 +290,7 @@ parse_tcp_addr (NotaryMysqlDsn *dsn, const char *addr, GError **error)
       guint64 port;
       if (!g_ascii_string_to_unsigned (port_str, 10, 1, 65535, &port, NULL))
         return dsn_fail (error, "invalid port '%s' in address '%s'", port_str, addr);
-      dsn->port = (guint) port;
+      dsn->port = (guint)port;
     }
   dsn->host = g_steal_pointer (&host);
   return TRUE;
@@ -364,8 +370,7 @@ notary_mysql_dsn_parse (const char *text, GError **error)
       }
   }
 
-  if (*net == '\0' || strcmp (net, "tcp") == 0 || strcmp (net, "tcp4") == 0
-      || strcmp (net, "tcp6") == 0)
+  if (*net == '\0' || strcmp (net, "tcp") == 0 || strcmp (net, "tcp4") == 0 || strcmp (net, "tcp6") == 0)
     {
       if (!parse_tcp_addr (dsn, addr, error))
         return NULL;

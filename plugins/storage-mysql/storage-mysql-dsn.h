@@ -36,11 +36,11 @@ typedef struct
   char *user;     /* "" when absent */
   char *password; /* NULL when absent */
   gboolean unix_socket;
-  char *host;   /* tcp only */
-  guint port;   /* tcp only */
-  char *socket; /* unix only; NULL = library default */
-  char *dbname; /* may be "" */
-  char *charset; /* NULL = library default */
+  char *host;               /* tcp only */
+  guint port;               /* tcp only */
+  char *socket;             /* unix only; NULL = library default */
+  char *dbname;             /* may be "" */
+  char *charset;            /* NULL = library default */
   guint connect_timeout_ms; /* 0 = unset */
   guint read_timeout_ms;
   guint write_timeout_ms;

@@ -93,7 +93,7 @@ struct _NotaryStorage
 {
   const NotaryHost *host;
   NotaryMysqlDsn *dsn;
-  char *where;         /* DSN without password, for messages */
+  char *where; /* DSN without password, for messages */
   guint connect_timeout_s;
   guint read_timeout_s;
   guint write_timeout_s;
@@ -102,8 +102,8 @@ struct _NotaryStorage
 
   GMutex lock;
   GCond cond;
-  GQueue idle;   /* Conn* */
-  guint n_open;  /* idle + in use + being dialed */
+  GQueue idle;  /* Conn* */
+  guint n_open; /* idle + in use + being dialed */
   guint max_open;
 };
 
@@ -249,20 +249,18 @@ conn_dial (NotaryStorage *self, GError **error)
       break;
     }
 
-  if (mysql_real_connect (c->mysql, dsn->unix_socket ? NULL : dsn->host, dsn->user,
-                          dsn->password, *dsn->dbname != '\0' ? dsn->dbname : NULL,
-                          dsn->unix_socket ? 0 : dsn->port, dsn->unix_socket ? dsn->socket : NULL,
-                          0)
+  if (mysql_real_connect (c->mysql, dsn->unix_socket ? NULL : dsn->host, dsn->user, dsn->password,
+                          *dsn->dbname != '\0' ? dsn->dbname : NULL, dsn->unix_socket ? 0 : dsn->port,
+                          dsn->unix_socket ? dsn->socket : NULL, 0)
       == NULL)
     {
       unsigned int code = mysql_errno (c->mysql);
       /* Bad credentials or database are configuration errors, not outages. */
-      gboolean config = code == ER_ACCESS_DENIED_ERROR || code == ER_DBACCESS_DENIED_ERROR
-                        || code == ER_BAD_DB_ERROR;
+      gboolean config
+          = code == ER_ACCESS_DENIED_ERROR || code == ER_DBACCESS_DENIED_ERROR || code == ER_BAD_DB_ERROR;
       g_set_error (error, NOTARY_STORAGE_ERROR,
                    config ? NOTARY_STORAGE_ERROR_FAILED : NOTARY_STORAGE_ERROR_UNAVAILABLE,
-                   "cannot connect to mysql %s: %s (error %u)", self->where, mysql_error (c->mysql),
-                   code);
+                   "cannot connect to mysql %s: %s (error %u)", self->where, mysql_error (c->mysql), code);
       conn_free (c);
       return NULL;
     }
@@ -271,7 +269,7 @@ conn_dial (NotaryStorage *self, GError **error)
    * cannot be overridden (all times are UTC, lock waits stay short). */
   for (guint i = 0; i < dsn->session_vars->len; i++)
     {
-      g_autofree char *sql = g_strdup_printf ("SET %s", (char *) dsn->session_vars->pdata[i]);
+      g_autofree char *sql = g_strdup_printf ("SET %s", (char *)dsn->session_vars->pdata[i]);
       if (!conn_query (self, c, sql, error))
         {
           conn_free (c);
@@ -304,8 +302,7 @@ pool_acquire (NotaryStorage *self, GError **error)
         {
           g_mutex_unlock (&self->lock);
           g_set_error (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_UNAVAILABLE,
-                       "mysql %s: all %u database connections stayed busy", self->where,
-                       self->max_open);
+                       "mysql %s: all %u database connections stayed busy", self->where, self->max_open);
           return NULL;
         }
     }
@@ -356,7 +353,7 @@ pool_release (NotaryStorage *self, Conn *c)
   g_mutex_unlock (&self->lock);
 
   conn_free (c);
-  g_queue_clear_full (&stale, (GDestroyNotify) conn_free);
+  g_queue_clear_full (&stale, (GDestroyNotify)conn_free);
 }
 
 typedef gboolean (*ConnOp) (NotaryStorage *self, Conn *c, gpointer data, GError **error);
@@ -418,7 +415,7 @@ bind_str (MYSQL_BIND *b, const char *s, unsigned long *len)
 {
   *len = strlen (s);
   b->buffer_type = MYSQL_TYPE_STRING;
-  b->buffer = (void *) s;
+  b->buffer = (void *)s;
   b->buffer_length = *len;
   b->length = len;
 }
@@ -523,8 +520,7 @@ fetch_file (NotaryStorage *self, Conn *c, MYSQL_STMT *stmt, NotaryStoredFile **o
 static gpointer
 set_not_found (GError **error)
 {
-  g_set_error_literal (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_NOT_FOUND,
-                       "No record found");
+  g_set_error_literal (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_NOT_FOUND, "No record found");
   return NULL;
 }
 
@@ -596,11 +592,11 @@ update_many_op (NotaryStorage *self, Conn *c, gpointer data, GError **error)
       const NotaryStorageUpdate *u = &a->updates[i];
       gint64 *min = g_hash_table_lookup (min_by_role, u->role);
       if (min == NULL || u->version < *min)
-        g_hash_table_insert (min_by_role, (gpointer) u->role, (gpointer) &u->version);
+        g_hash_table_insert (min_by_role, (gpointer)u->role, (gpointer)&u->version);
     }
   g_hash_table_iter_init (&iter, min_by_role);
   while (g_hash_table_iter_next (&iter, &key, &value))
-    if (!check_min_version (self, c, a->gun, key, *(const gint64 *) value, error))
+    if (!check_min_version (self, c, a->gun, key, *(const gint64 *)value, error))
       return FALSE;
 
   if (!conn_query (self, c, "START TRANSACTION", error))
@@ -620,7 +616,7 @@ update_many_op (NotaryStorage *self, Conn *c, gpointer data, GError **error)
       bind_i64 (&p[2], &version);
       l_data = size;
       p[3].buffer_type = MYSQL_TYPE_BLOB;
-      p[3].buffer = (void *) (bytes != NULL ? bytes : "");
+      p[3].buffer = (void *)(bytes != NULL ? bytes : "");
       p[3].buffer_length = size;
       p[3].length = &l_data;
       bind_str (&p[4], a->sha256[i], &l_sha);
@@ -646,8 +642,8 @@ update_many_op (NotaryStorage *self, Conn *c, gpointer data, GError **error)
 }
 
 static gboolean
-mysql_update_many (NotaryStorage *self, const char *gun, const NotaryStorageUpdate *updates,
-                   gsize n_updates, GError **error)
+mysql_update_many (NotaryStorage *self, const char *gun, const NotaryStorageUpdate *updates, gsize n_updates,
+                   GError **error)
 {
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr (GPtrArray) sha = g_ptr_array_new_with_free_func (g_free);
@@ -673,13 +669,12 @@ mysql_update_many (NotaryStorage *self, const char *gun, const NotaryStorageUpda
                                "Error updating metadata. A newer version is already available");
           return FALSE;
         }
-      g_ptr_array_add (sha, u->sha256 != NULL
-                                ? g_ascii_strdown (u->sha256, -1)
-                                : g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, u->data));
+      g_ptr_array_add (sha, u->sha256 != NULL ? g_ascii_strdown (u->sha256, -1)
+                                              : g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, u->data));
     }
   if (n_updates == 0)
     return TRUE;
-  args.sha256 = (char **) sha->pdata;
+  args.sha256 = (char **)sha->pdata;
   return run_op (self, update_many_op, &args, error);
 }
 
@@ -744,8 +739,7 @@ mysql_get_checksum (NotaryStorage *self, const char *gun, const char *role, cons
 }
 
 static NotaryStoredFile *
-mysql_get_version (NotaryStorage *self, const char *gun, const char *role, gint64 version,
-                   GError **error)
+mysql_get_version (NotaryStorage *self, const char *gun, const char *role, gint64 version, GError **error)
 {
   GetArgs a = { STMT_GET_VERSION, gun, role, NULL, version, NULL };
   g_return_val_if_fail (self != NULL && gun != NULL && role != NULL, NULL);
@@ -771,8 +765,7 @@ delete_op (NotaryStorage *self, Conn *c, gpointer data, GError **error)
   bind_str (&p[0], gun, &l_gun);
   stmt = stmt_run (self, c, STMT_DELETE_GUN, p, error);
   if (stmt == NULL
-      || (mysql_stmt_affected_rows (stmt) > 0
-          && !insert_change (self, c, gun, 0, "", "deletion", error)))
+      || (mysql_stmt_affected_rows (stmt) > 0 && !insert_change (self, c, gun, 0, "", "deletion", error)))
     {
       if (!c->broken)
         mysql_rollback (c->mysql);
@@ -793,7 +786,7 @@ static gboolean
 mysql_delete_gun (NotaryStorage *self, const char *gun, GError **error)
 {
   g_return_val_if_fail (self != NULL && gun != NULL, FALSE);
-  return run_op (self, delete_op, (gpointer) gun, error);
+  return run_op (self, delete_op, (gpointer)gun, error);
 }
 
 /* ---- changefeed --------------------------------------------------------- */
@@ -861,7 +854,7 @@ changes_op (NotaryStorage *self, Conn *c, gpointer data, GError **error)
       return FALSE;
     }
 
-  a->result = g_ptr_array_new_with_free_func ((GDestroyNotify) notary_change_free);
+  a->result = g_ptr_array_new_with_free_func ((GDestroyNotify)notary_change_free);
   while ((rc = mysql_stmt_fetch (stmt)) == 0)
     {
       NotaryChange *ch = g_new0 (NotaryChange, 1);
@@ -898,8 +891,8 @@ changes_op (NotaryStorage *self, Conn *c, gpointer data, GError **error)
 }
 
 static GPtrArray *
-mysql_get_changes (NotaryStorage *self, const char *gun, gint64 change_id, guint records,
-                   gboolean reversed, GError **error)
+mysql_get_changes (NotaryStorage *self, const char *gun, gint64 change_id, guint records, gboolean reversed,
+                   GError **error)
 {
   ChangesArgs a = { gun, change_id, records, reversed, NULL };
 
@@ -940,8 +933,7 @@ option_seconds (JsonObject *options, const char *key, guint dsn_ms, guint fallba
   if (text != NULL && !notary_mysql_parse_duration_ms (text, TRUE, &ms))
     {
       g_set_error (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_FAILED,
-                   "storage.%s: '%s' is not a number of seconds or a duration such as 5s", key,
-                   text);
+                   "storage.%s: '%s' is not a number of seconds or a duration such as 5s", key, text);
       return FALSE;
     }
   if (text == NULL && dsn_ms == 0)
@@ -959,7 +951,7 @@ mysql_close_storage (NotaryStorage *self)
 {
   if (self == NULL)
     return;
-  g_queue_clear_full (&self->idle, (GDestroyNotify) conn_free);
+  g_queue_clear_full (&self->idle, (GDestroyNotify)conn_free);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
   notary_mysql_dsn_free (self->dsn);
@@ -977,7 +969,7 @@ mysql_open (const NotaryHost *host, JsonObject *options, GError **error)
   g_autoptr (GError) health_error = NULL;
   NotaryStorage *self;
   Conn *c;
-  guint64 max_open = 2 * (guint64) g_get_num_processors ();
+  guint64 max_open = 2 * (guint64)g_get_num_processors ();
 
   if (url == NULL || *url == '\0')
     {
@@ -989,8 +981,7 @@ mysql_open (const NotaryHost *host, JsonObject *options, GError **error)
   dsn = notary_mysql_dsn_parse (url, error);
   if (dsn == NULL)
     return NULL;
-  if (max_text != NULL
-      && !g_ascii_string_to_unsigned (max_text, 10, 1, 10000, &max_open, NULL))
+  if (max_text != NULL && !g_ascii_string_to_unsigned (max_text, 10, 1, 10000, &max_open, NULL))
     {
       g_set_error (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_FAILED,
                    "storage.max_connections: '%s' is not a number in 1..10000", max_text);
@@ -1011,13 +1002,11 @@ mysql_open (const NotaryHost *host, JsonObject *options, GError **error)
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
   g_queue_init (&self->idle);
-  self->max_open = (guint) max_open;
-  if (!option_seconds (options, "connect_timeout", dsn->connect_timeout_ms, 2,
-                       &self->connect_timeout_s, error)
-      || !option_seconds (options, "read_timeout", dsn->read_timeout_ms, 10,
-                          &self->read_timeout_s, error)
-      || !option_seconds (options, "write_timeout", dsn->write_timeout_ms, 10,
-                          &self->write_timeout_s, error))
+  self->max_open = (guint)max_open;
+  if (!option_seconds (options, "connect_timeout", dsn->connect_timeout_ms, 2, &self->connect_timeout_s,
+                       error)
+      || !option_seconds (options, "read_timeout", dsn->read_timeout_ms, 5, &self->read_timeout_s, error)
+      || !option_seconds (options, "write_timeout", dsn->write_timeout_ms, 5, &self->write_timeout_s, error))
     {
       mysql_close_storage (self);
       return NULL;
@@ -1025,7 +1014,7 @@ mysql_open (const NotaryHost *host, JsonObject *options, GError **error)
   /* A lock wait must end before the client gives up reading, so a blocked
    * writer gets a database error rather than a dropped connection. */
   self->lock_wait_timeout_s = MAX (1u, self->read_timeout_s > 2 ? self->read_timeout_s - 2 : 1);
-  self->pool_wait_us = (gint64) (self->connect_timeout_s + self->read_timeout_s) * G_USEC_PER_SEC;
+  self->pool_wait_us = (gint64)(self->connect_timeout_s + self->read_timeout_s) * G_USEC_PER_SEC;
   self->dsn = g_steal_pointer (&dsn);
 
   /* Fail at start when the database cannot be reached at all. */
@@ -1036,8 +1025,7 @@ mysql_open (const NotaryHost *host, JsonObject *options, GError **error)
       return NULL;
     }
   if (!health_op (self, c, NULL, &health_error))
-    notary_host_logf (host, NOTARY_LOG_WARNING, "mysql storage %s: %s", self->where,
-                      health_error->message);
+    notary_host_logf (host, NOTARY_LOG_WARNING, "mysql storage %s: %s", self->where, health_error->message);
   pool_release (self, c);
 
   notary_host_logf (host, NOTARY_LOG_INFO, "mysql storage %s: up to %u connections", self->where,

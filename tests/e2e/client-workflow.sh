@@ -344,4 +344,7 @@ step_still_alive() {
 check "server is still running and healthy" step_still_alive
 
 stop_notary_server
+diag "server exit status after SIGTERM: $NOTARY_SERVER_EXIT"
+step_log_clean() { server_log_clean; }
+check "server log has no sanitizer or GLib-CRITICAL reports" step_log_clean
 done_testing

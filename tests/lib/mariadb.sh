@@ -146,13 +146,24 @@ mariadb_start() {
     return 1
   fi
   mkdir -p "$dir/data" "$dir/tmp"
-  if ! "$installdb" --no-defaults --auth-root-authentication-method=normal \
-    --user="$(id -un)" --datadir="$dir/data" --skip-test-db --skip-name-resolve \
-    >"$dir/install.log" 2>&1; then
-    _mariadb_log "mariadb-install-db failed; log follows"
-    tail -n 30 "$dir/install.log" >&2
-    return 1
-  fi
+  # Retried once: a bootstrap on a busy machine occasionally fails.
+  for attempt in 1 2; do
+    if "$installdb" --no-defaults --auth-root-authentication-method=normal \
+      --user="$(id -un)" --datadir="$dir/data" --skip-test-db --skip-name-resolve \
+      --innodb-buffer-pool-size=32M >"$dir/install.log" 2>&1; then
+      break
+    fi
+    if [ "$attempt" = 2 ]; then
+      _mariadb_log "mariadb-install-db failed; log follows"
+      grep -v '^$' "$dir/install.log" | head -n 25 >&2
+      return 1
+    fi
+    _mariadb_log "mariadb-install-db failed, retrying; first lines of its log:"
+    grep -v '^$' "$dir/install.log" | head -n 8 >&2
+    rm -rf "$dir/data"
+    mkdir -p "$dir/data"
+    sleep 1
+  done
   # A port taken between picking and binding makes mariadbd exit: retry.
   for attempt in 1 2 3; do
     port=$(_mariadb_pick_port) || { _mariadb_log "no free port"; return 1; }

@@ -12,7 +12,9 @@
 #                             /_notary_server/health over TLS; sets
 #                             NOTARY_SERVER_PID / NOTARY_SERVER_PORT /
 #                             NOTARY_SERVER_LOG; returns 1 on failure
-#   stop_notary_server        SIGTERM, bounded wait, then SIGKILL
+#   stop_notary_server        SIGTERM, bounded wait, then SIGKILL; sets
+#                             NOTARY_SERVER_EXIT
+#   server_log_clean          no sanitizer / GLib-CRITICAL report in the log
 #   server_alive              true while the started server process runs
 #   server_log_diag [N]       last N lines of the server log as TAP diagnostics
 #
@@ -39,6 +41,7 @@ NOTARY_CLIENT_BIN=${NOTARY_CLIENT_BIN:-notary}
 NOTARY_SERVER_PID=
 NOTARY_SERVER_PORT=
 NOTARY_SERVER_LOG=
+NOTARY_SERVER_EXIT=
 E2E_TMP=
 E2E_PIDS=()
 
@@ -175,12 +178,23 @@ server_alive() {
   [[ -n $NOTARY_SERVER_PID ]] && kill -0 "$NOTARY_SERVER_PID" 2>/dev/null
 }
 
+# Sets NOTARY_SERVER_EXIT to the server's exit status (128+N for signal N).
 stop_notary_server() {
+  NOTARY_SERVER_EXIT=
   [[ -n $NOTARY_SERVER_PID ]] || return 0
   kill -TERM "$NOTARY_SERVER_PID" 2>/dev/null || true
-  _e2e_wait_gone "$NOTARY_SERVER_PID" 50 || kill -KILL "$NOTARY_SERVER_PID" 2>/dev/null || true
-  wait "$NOTARY_SERVER_PID" 2>/dev/null || true
+  # Generous: a sanitizer build writes its leak report on the way out.
+  _e2e_wait_gone "$NOTARY_SERVER_PID" 100 || kill -KILL "$NOTARY_SERVER_PID" 2>/dev/null || true
+  wait "$NOTARY_SERVER_PID" 2>/dev/null
+  # shellcheck disable=SC2034  # read by the test scripts
+  NOTARY_SERVER_EXIT=$?
   NOTARY_SERVER_PID=
+}
+
+# server_log_clean: no sanitizer or GLib critical report in the server log.
+server_log_clean() {
+  ! grep -nE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|CRITICAL \*\*|-CRITICAL|Segmentation fault' \
+    "$NOTARY_SERVER_LOG"
 }
 
 server_log_diag() {

@@ -34,10 +34,10 @@ static void
 test_password_and_params (void)
 {
   /* The password may hold ':', '@' and '/'; the last '@' ends it. */
-  g_autoptr (NotaryMysqlDsn) dsn = parse_ok (
-      "u:p:a@s/s@tcp([::1]:3307)/db%2Dx?timeout=1500ms&readTimeout=1m&writeTimeout=3s"
-      "&charset=utf8mb4,utf8&tls=skip-verify&loc=UTC&allowNativePasswords=true"
-      "&sql_mode=%27STRICT_ALL_TABLES%27");
+  g_autoptr (NotaryMysqlDsn) dsn
+      = parse_ok ("u:p:a@s/s@tcp([::1]:3307)/db%2Dx?timeout=1500ms&readTimeout=1m&writeTimeout=3s"
+                  "&charset=utf8mb4,utf8&tls=skip-verify&loc=UTC&allowNativePasswords=true"
+                  "&sql_mode=%27STRICT_ALL_TABLES%27");
   g_autofree char *desc = notary_mysql_dsn_describe (dsn);
 
   g_assert_cmpstr (dsn->user, ==, "u");
@@ -113,8 +113,7 @@ test_malformed (void)
       g_test_message ("'%s' -> %s", cases[i].dsn, error ? error->message : "(parsed)");
       g_assert_null (dsn);
       g_assert_error (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_FAILED);
-      g_assert_true (g_str_has_prefix (error->message,
-                                       "failed to parse the database source for mysql"));
+      g_assert_true (g_str_has_prefix (error->message, "failed to parse the database source for mysql"));
       g_assert_nonnull (strstr (error->message, cases[i].mentions));
       g_assert_null (strstr (error->message, "hunter2"));
     }
@@ -130,11 +129,11 @@ test_durations (void)
     gboolean ok;
     guint ms;
   } cases[] = {
-    { "5s", FALSE, TRUE, 5000 },     { "500ms", FALSE, TRUE, 500 },  { "1m30s", FALSE, TRUE, 90000 },
-    { "1.5s", FALSE, TRUE, 1500 },   { "2h", FALSE, TRUE, 7200000 }, { "0", FALSE, TRUE, 0 },
-    { "5", FALSE, FALSE, 0 },        { "5", TRUE, TRUE, 5000 },      { "2.5", TRUE, TRUE, 2500 },
-    { "", TRUE, FALSE, 0 },          { "-1s", FALSE, FALSE, 0 },     { "5x", FALSE, FALSE, 0 },
-    { "-3", TRUE, FALSE, 0 },        { "10us", FALSE, TRUE, 0 },
+    { "5s", FALSE, TRUE, 5000 },   { "500ms", FALSE, TRUE, 500 },  { "1m30s", FALSE, TRUE, 90000 },
+    { "1.5s", FALSE, TRUE, 1500 }, { "2h", FALSE, TRUE, 7200000 }, { "0", FALSE, TRUE, 0 },
+    { "5", FALSE, FALSE, 0 },      { "5", TRUE, TRUE, 5000 },      { "2.5", TRUE, TRUE, 2500 },
+    { "", TRUE, FALSE, 0 },        { "-1s", FALSE, FALSE, 0 },     { "5x", FALSE, FALSE, 0 },
+    { "-3", TRUE, FALSE, 0 },      { "10us", FALSE, TRUE, 0 },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {

@@ -89,8 +89,7 @@ gun_name (Fixture *f, const char *suffix)
   return g_strdup_printf ("%s/%s", f->gun_prefix, suffix);
 }
 
-static GBytes *
-make_data (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+static GBytes *make_data (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
 
 static GBytes *
 make_data (const char *fmt, ...)
@@ -145,8 +144,8 @@ static GBytes *
 put_ok (Fixture *f, const char *gun, const char *role, gint64 version)
 {
   g_autoptr (GError) error = NULL;
-  GBytes *data = make_data ("{\"gun\":\"%s\",\"role\":\"%s\",\"version\":%" G_GINT64_FORMAT "}",
-                            gun, role, version);
+  GBytes *data
+      = make_data ("{\"gun\":\"%s\",\"role\":\"%s\",\"version\":%" G_GINT64_FORMAT "}", gun, role, version);
   g_assert_true (put1 (f, gun, role, version, data, &error));
   g_assert_no_error (error);
   return data;
@@ -203,7 +202,7 @@ newest_change_id (Fixture *f)
 {
   g_autoptr (GPtrArray) last = changes (f, NULL, -1, 1, TRUE);
   g_assert_cmpuint (last->len, <=, 1);
-  return last->len == 0 ? 0 : ((NotaryChange *) last->pdata[0])->id;
+  return last->len == 0 ? 0 : ((NotaryChange *)last->pdata[0])->id;
 }
 
 static NotaryChange *
@@ -254,12 +253,8 @@ test_roundtrip (Fixture *f, gconstpointer data)
   /* Binary data with NULs and high bytes must come back verbatim. */
   g_autoptr (GBytes) binary = g_bytes_new_static ("\0\1\2\xff\xfe\0zz", 8);
   Item batch[] = {
-    { "root", 1, root },
-    { "targets", 1, targets },
-    { "targets/releases", 1, delegation },
-    { "snapshot", 1, snapshot },
-    { "timestamp", 1, timestamp },
-    { "targets/binary", 1, binary },
+    { "root", 1, root },         { "targets", 1, targets },     { "targets/releases", 1, delegation },
+    { "snapshot", 1, snapshot }, { "timestamp", 1, timestamp }, { "targets/binary", 1, binary },
   };
   g_autoptr (GError) error = NULL;
 
@@ -285,7 +280,7 @@ test_large_file (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   for (gsize i = 0; i < size; i++)
-    buf[i] = (guint8) (i * 131 + (i >> 7));
+    buf[i] = (guint8)(i * 131 + (i >> 7));
   big = g_bytes_new_take (buf, size);
   g_assert_true (put1 (f, gun, "targets", 1, big, &error));
   g_assert_no_error (error);
@@ -392,9 +387,7 @@ test_atomic_batch (Fixture *f, gconstpointer data)
   g_autoptr (GBytes) r = make_data ("root-1-again");
   gint64 before = newest_change_id (f);
   /* The failing update comes last: nothing before it may stay behind. */
-  Item batch[] = {
-    { "targets", 2, t }, { "snapshot", 2, s }, { "timestamp", 2, ts }, { "root", 1, r }
-  };
+  Item batch[] = { { "targets", 2, t }, { "snapshot", 2, s }, { "timestamp", 2, ts }, { "root", 1, r } };
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) after = NULL;
   g_autoptr (GPtrArray) mine = NULL;
@@ -456,8 +449,7 @@ test_get_checksum (Fixture *f, gconstpointer data)
 
   /* Unknown hash. */
   file = f->vt->get_checksum (f->s, gun, "root",
-                              "0000000000000000000000000000000000000000000000000000000000000000",
-                              &error);
+                              "0000000000000000000000000000000000000000000000000000000000000000", &error);
   assert_not_found (file, error);
   g_clear_error (&error);
 
@@ -556,8 +548,7 @@ test_delete (Fixture *f, gconstpointer data)
   g_assert_cmpint (change_at (feed, 0)->version, ==, 0);
   g_assert_cmpstr (change_at (feed, 0)->sha256, ==, "");
   g_assert_cmpint (change_at (feed, 0)->id, >, before);
-  g_assert_cmpint (ABS (change_at (feed, 0)->created_unix - g_get_real_time () / G_USEC_PER_SEC),
-                   <, 300);
+  g_assert_cmpint (ABS (change_at (feed, 0)->created_unix - g_get_real_time () / G_USEC_PER_SEC), <, 300);
 
   /* Deleting nothing succeeds and records nothing. */
   g_assert_true (f->vt->delete_gun (f->s, gun, &error));
@@ -813,7 +804,7 @@ test_concurrent_updates (Fixture *f, gconstpointer data)
   feed = changes (f, gun, 0, 100, FALSE);
   g_assert_cmpuint (feed->len, ==, N_VERSIONS);
   for (guint i = 0; i < feed->len; i++)
-    g_assert_cmpint (change_at (feed, i)->version, ==, (gint64) i + 1);
+    g_assert_cmpint (change_at (feed, i)->version, ==, (gint64)i + 1);
 
   g_mutex_clear (&start_lock);
   g_cond_clear (&start_cond);
@@ -952,16 +943,14 @@ load_plugin (const char *path, GError **error)
       g_set_error (error, g_quark_from_static_string ("test-storage"), 0, "%s: %s", path, g_module_error ());
       return FALSE;
     }
-  if (!g_module_symbol (suite.module, NOTARY_PLUGIN_ENTRY_SYMBOL, (gpointer *) &get_desc)
-      || get_desc == NULL)
+  if (!g_module_symbol (suite.module, NOTARY_PLUGIN_ENTRY_SYMBOL, (gpointer *)&get_desc) || get_desc == NULL)
     {
       g_set_error (error, g_quark_from_static_string ("test-storage"), 0, "%s: no %s", path,
                    NOTARY_PLUGIN_ENTRY_SYMBOL);
       return FALSE;
     }
   suite.desc = get_desc ();
-  if (suite.desc == NULL || suite.desc->kind != NOTARY_PLUGIN_KIND_STORAGE
-      || suite.desc->vtable == NULL)
+  if (suite.desc == NULL || suite.desc->kind != NOTARY_PLUGIN_KIND_STORAGE || suite.desc->vtable == NULL)
     {
       g_set_error (error, g_quark_from_static_string ("test-storage"), 0, "%s: not a storage plugin", path);
       return FALSE;

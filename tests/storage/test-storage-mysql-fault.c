@@ -42,7 +42,7 @@ load_vtable (void)
   module = g_module_open (path, G_MODULE_BIND_LOCAL);
   if (module == NULL)
     g_error ("%s: %s", path, g_module_error ());
-  g_assert_true (g_module_symbol (module, NOTARY_PLUGIN_ENTRY_SYMBOL, (gpointer *) &get_desc));
+  g_assert_true (g_module_symbol (module, NOTARY_PLUGIN_ENTRY_SYMBOL, (gpointer *)&get_desc));
   desc = get_desc ();
   g_assert_cmpint (desc->kind, ==, NOTARY_PLUGIN_KIND_STORAGE);
   g_assert_cmpstr (desc->name, ==, "mysql");
@@ -60,8 +60,8 @@ db_control (const char *what)
 
   g_assert_nonnull (script);
   g_assert_nonnull (dir);
-  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-                NULL, NULL, NULL, NULL, &status, &error);
+  g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                NULL, &status, &error);
   g_assert_no_error (error);
   g_assert_true (g_spawn_check_wait_status (status, NULL));
 }
@@ -257,7 +257,7 @@ main (int argc, char **argv)
     }
   vt = load_vtable ();
   g_test_add ("/storage/mysql/outage", Fixture, vt, fixture_setup, test_outage, fixture_teardown);
-  g_test_add ("/storage/mysql/restart-between-calls", Fixture, vt, fixture_setup,
-              test_restart_between_calls, fixture_teardown);
+  g_test_add ("/storage/mysql/restart-between-calls", Fixture, vt, fixture_setup, test_restart_between_calls,
+              fixture_teardown);
   return g_test_run ();
 }

@@ -18,7 +18,8 @@
 #             converted to raw r||s, and RSA-PSS with a 1024-bit key (must be
 #             refused).  *-spki.der are the public keys.
 #   certs/    certificates for the root-certificate checks, made with certtool
-#             (leaf-rsa2048.spki.der: that leaf's public key as OpenSSL exports it).
+#             (leaf-rsa2048.spki.der: that leaf's public key as OpenSSL exports it;
+#             leaf-rsa2048.pss.sig: OpenSSL RSA-PSS signature of openssl/msg.bin by it).
 #             The tests evaluate them at a fixed "now" of 2025-06-01T00:00:00Z.
 #
 # Usage: tests/data/keys/make-vectors.sh [go|openssl|certs|all]   (default all)
@@ -212,6 +213,9 @@ make_certs () {
   # Independent SPKI extraction for the canonical-ID check of an rsa-x509 key.
   openssl x509 -in "$out/leaf-rsa2048.pem" -pubkey -noout | openssl pkey -pubin -outform DER \
     -out "$out/leaf-rsa2048.spki.der"
+  # An RSA-PSS signature by that leaf's key over openssl/msg.bin (rsa-x509 verification).
+  openssl dgst -sha256 -sign "$TMP/rsa2048.key" -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 \
+    -out "$out/leaf-rsa2048.pss.sig" "$HERE/openssl/msg.bin"
   cat "$TMP/leaf-chained.crt" "$TMP/int.crt" > "$out/chain-good.pem"
   cat "$TMP/int.crt" "$TMP/leaf-chained.crt" > "$out/chain-leaf-not-first.pem"
   cat "$TMP/leaf-chained2.crt" "$TMP/int-expired.crt" > "$out/chain-expired-int.pem"

@@ -1,0 +1,385 @@
+#!/usr/bin/python3
+"""benchlib.py — helpers for bench/run (standard library only).
+
+  free-port                      print an unused TCP port on 127.0.0.1
+  launch --url U --ca CA --log F --timeout S -- CMD...
+                                 start CMD (stdout+stderr to F), poll U over
+                                 TLS until it answers 200, print "PID MS"
+                                 (MS = milliseconds from exec to first 200);
+                                 exit 1 (after killing CMD) if it dies or
+                                 does not answer within S seconds
+  capture --url U --ca CA --gun G --dir D
+                                 fetch the GUN's timestamp.json, root.json,
+                                 snapshot and targets by checksum into
+                                 D/v2/G/_trust/tuf/ (the exact bytes), print
+                                 the checksum-addressed targets file name
+  wrk-parse FILE                 print wrk --latency output as JSON
+  rss PID                        print "VmRSS_kB VmHWM_kB"
+  report --dir D                 metrics.tsv -> table.md, plot data, PNG
+
+metrics.tsv lines: MODE SIDE ROW METRIC VALUE (tab-separated); SIDE is
+ours, ref or nginx.
+"""
+
+import http.client
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.parse
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        print(s.getsockname()[1])
+
+
+def loopback_url(url):
+    u = urllib.parse.urlsplit(url)
+    if u.scheme != "https" or u.hostname not in ("127.0.0.1", "localhost"):
+        raise SystemExit(f"benchlib: refusing non-loopback or non-https URL {url}")
+    return u
+
+
+def get(url, ca, timeout=5.0):
+    u = loopback_url(url)
+    ctx = ssl.create_default_context(cafile=ca)
+    conn = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=timeout)
+    try:
+        conn.request("GET", u.path or "/")
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def launch(argv):
+    opts, cmd = parse_opts(argv, ("--url", "--ca", "--log", "--timeout"))
+    timeout = float(opts.get("--timeout", "15"))
+    url, ca = opts["--url"], opts["--ca"]
+    loopback_url(url)
+    log = open(opts["--log"], "ab")
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    deadline = t0 + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            print(f"benchlib: {cmd[0]} exited with status {proc.returncode} during start-up",
+                  file=sys.stderr)
+            return 1
+        try:
+            status, _ = get(url, ca, timeout=1.0)
+            if status == 200:
+                print(proc.pid, round((time.monotonic() - t0) * 1000, 1))
+                return 0
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(0.002)
+    proc.kill()
+    proc.wait()
+    print(f"benchlib: {url} did not answer 200 within {timeout} s", file=sys.stderr)
+    return 1
+
+
+def parse_opts(argv, names):
+    opts, i = {}, 0
+    while i < len(argv):
+        if argv[i] == "--":
+            return opts, argv[i + 1:]
+        if argv[i] in names and i + 1 < len(argv):
+            opts[argv[i]] = argv[i + 1]
+            i += 2
+            continue
+        raise SystemExit(f"benchlib: unexpected argument {argv[i]}")
+    return opts, []
+
+
+def capture(argv):
+    opts, _ = parse_opts(argv, ("--url", "--ca", "--gun", "--dir"))
+    base = opts["--url"].rstrip("/")
+    gun = opts["--gun"]
+    rel = f"v2/{gun}/_trust/tuf"
+    out = os.path.join(opts["--dir"], rel)
+    os.makedirs(out, exist_ok=True)
+
+    def fetch(name):
+        status, body = get(f"{base}/{rel}/{name}", opts["--ca"])
+        if status != 200:
+            raise SystemExit(f"benchlib: GET {name}: HTTP {status}")
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(body)
+        return body
+
+    def hexsha(meta, role):
+        import base64
+        return base64.b64decode(meta[role]["hashes"]["sha256"]).hex()
+
+    ts = json.loads(fetch("timestamp.json"))
+    fetch("root.json")
+    snap_name = f"snapshot.{hexsha(ts['signed']['meta'], 'snapshot')}.json"
+    snap = json.loads(fetch(snap_name))
+    targets_name = f"targets.{hexsha(snap['signed']['meta'], 'targets')}.json"
+    fetch(targets_name)
+    print(targets_name)
+    return 0
+
+
+def wrk_parse(path):
+    """Requests/sec, latency percentiles (ms), totals and error counts."""
+    out = {"requests": 0, "non2xx": 0, "socket_errors": 0}
+    units = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+    def ms(text):
+        for u in ("us", "ms", "s", "m"):
+            if text.endswith(u):
+                return float(text[:-len(u)]) * units[u]
+        return float(text)
+
+    in_dist = False
+    with open(path) as f:
+        for line in f:
+            w = line.split()
+            if not w:
+                continue
+            if w[0] == "Latency" and w[1] == "Distribution":
+                in_dist = True
+                continue
+            if in_dist and w[0].endswith("%") and len(w) == 2:
+                out[f"p{w[0][:-1]}_ms"] = round(ms(w[1]), 3)
+                continue
+            in_dist = False
+            if w[0] == "Requests/sec:":
+                out["rps"] = float(w[1])
+            elif len(w) > 2 and w[1] == "requests" and w[2] == "in":
+                out["requests"] = int(w[0])
+            elif line.strip().startswith("Non-2xx or 3xx responses:"):
+                out["non2xx"] = int(w[-1])
+            elif w[0] == "Socket" and w[1] == "errors:":
+                # Socket errors: connect 0, read 0, write 0, timeout 0
+                nums = [int(x.rstrip(",")) for x in w[2:] if x.rstrip(",").isdigit()]
+                out["socket_errors"] = sum(nums)
+    return out
+
+
+def rss(pid):
+    vals = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM"):
+                vals[k] = int(v.split()[0])
+    print(vals.get("VmRSS", 0), vals.get("VmHWM", 0))
+    return 0
+
+
+# ------------------------------------------------------------------ report
+
+# (row, metric, label, unit, better) in table order; better = "higher"/"lower".
+ROWS = [
+    ("get_timestamp", "rps", "GET timestamp.json", "req/s", "higher"),
+    ("get_timestamp", "p99_ms", "GET timestamp.json p99", "ms", "lower"),
+    ("get_root", "rps", "GET root.json", "req/s", "higher"),
+    ("get_root", "p99_ms", "GET root.json p99", "ms", "lower"),
+    ("get_targets_sha", "rps", "GET targets.<sha256>.json", "req/s", "higher"),
+    ("get_targets_sha", "p99_ms", "GET targets.<sha256>.json p99", "ms", "lower"),
+    ("get_404", "rps", "GET 404 (unknown GUN)", "req/s", "higher"),
+    ("get_404", "p99_ms", "GET 404 p99", "ms", "lower"),
+    ("tls_new_conn", "rps", "new TLS connections (GET timestamp.json, Connection: close)",
+     "conn/s", "higher"),
+    ("tls_new_conn", "p99_ms", "new TLS connection p99", "ms", "lower"),
+    ("cli_init_publish", "median_ms", "client `notary init -p` (median)", "ms", "lower"),
+    ("cli_add_publish", "median_ms", "client `add` + `publish` (median)", "ms", "lower"),
+    ("pub_distinct", "accepted_per_s", "publish, 8 senders, distinct GUNs", "updates/s",
+     "higher"),
+    ("pub_distinct", "p99_ms", "publish, distinct GUNs p99", "ms", "lower"),
+    ("pub_one", "accepted_per_s", "publish, 8 senders, one GUN (accepted)", "updates/s",
+     "higher"),
+    ("pub_one", "p99_ms", "publish, one GUN p99", "ms", "lower"),
+    ("pub_one", "version_conflicts", "publish, one GUN: 400 VERSION answers", "count", "info"),
+    ("startup", "ms", "start-up (exec to first health 200)", "ms", "lower"),
+    ("rss", "idle_kb", "RSS idle (one repository)", "MiB", "lower"),
+    ("rss", "peak_kb", "peak RSS under load (VmHWM)", "MiB", "lower"),
+    ("fill", "wall_s", "storing the scaled repositories (fill, incl. generator)", "s", "lower"),
+    ("scaled_get_timestamp", "rps", "[scaled] GET timestamp.json", "req/s", "higher"),
+    ("scaled_get_timestamp", "p99_ms", "[scaled] GET timestamp.json p99", "ms", "lower"),
+    ("scaled_get_root", "rps", "[scaled] GET root.json", "req/s", "higher"),
+    ("scaled_get_root", "p99_ms", "[scaled] GET root.json p99", "ms", "lower"),
+    ("scaled_get_targets_sha", "rps", "[scaled] GET targets.<sha256>.json", "req/s", "higher"),
+    ("scaled_get_targets_sha", "p99_ms", "[scaled] GET targets.<sha256>.json p99", "ms",
+     "lower"),
+    ("scaled_get_404", "rps", "[scaled] GET 404", "req/s", "higher"),
+    ("scaled_get_404", "p99_ms", "[scaled] GET 404 p99", "ms", "lower"),
+    ("scaled_pub_distinct", "accepted_per_s", "[scaled] publish, distinct GUNs", "updates/s",
+     "higher"),
+    ("scaled_pub_distinct", "p99_ms", "[scaled] publish, distinct GUNs p99", "ms", "lower"),
+    ("scaled_pub_one", "accepted_per_s", "[scaled] publish, one GUN (accepted)", "updates/s",
+     "higher"),
+    ("scaled_pub_one", "p99_ms", "[scaled] publish, one GUN p99", "ms", "lower"),
+    ("big_targets", "median_ms", "[scaled] publish of a big targets file (median)", "ms",
+     "lower"),
+    ("rss", "scaled_peak_kb", "[scaled] peak RSS (VmHWM)", "MiB", "lower"),
+]
+
+
+def load_metrics(path):
+    m = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 5:
+                continue
+            mode, side, row, metric, value = parts
+            try:
+                m[(mode, side, row, metric)] = float(value)
+            except ValueError:
+                pass
+    return m
+
+
+def fmt(v, unit):
+    if v is None:
+        return "–"
+    if unit == "MiB":
+        v = v / 1024.0
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "–"
+    return f"{a / b:.2f}×"
+
+
+def report(argv):
+    opts, _ = parse_opts(argv, ("--dir", "--title"))
+    d = opts["--dir"]
+    m = load_metrics(os.path.join(d, "metrics.tsv"))
+    modes = sorted({k[0] for k in m}, key=lambda x: (x != "memory", x))
+    notes = {}
+    notes_path = os.path.join(d, "row-notes.tsv")
+    if os.path.exists(notes_path):
+        with open(notes_path) as f:
+            for line in f:
+                k, _, v = line.rstrip("\n").partition("\t")
+                notes[k] = v
+    lines = []
+    for mode in modes:
+        lines.append(f"### Mode: {mode}\n")
+        if notes.get(f"{mode}.scale"):
+            lines.append(f"[scaled] rows: {notes[f'{mode}.scale']}\n")
+        lines.append("| Row | Unit | Ours | Reference 0.7.0 | Ours/ref | nginx | Ours/nginx "
+                     "| Better |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|---|")
+        for row, metric, label, unit, better in ROWS:
+            ours = m.get((mode, "ours", row, metric))
+            ref = m.get((mode, "ref", row, metric))
+            ngx = m.get((mode, "nginx", row, metric))
+            if ours is None and ref is None:
+                continue
+            lines.append(f"| {label} | {unit} | {fmt(ours, unit)} | {fmt(ref, unit)} | "
+                         f"{ratio(ours, ref)} | {fmt(ngx, unit)} | {ratio(ours, ngx)} | "
+                         f"{better} |")
+        lines.append("")
+    table = "\n".join(lines)
+    with open(os.path.join(d, "table.md"), "w") as f:
+        f.write(table)
+    print(table)
+    plot(d, m, modes)
+    return 0
+
+
+def plot(d, m, modes):
+    """Two stacked clustered-bar charts: throughput and p99 latency per row."""
+    gnuplot = shutil_which("gnuplot")
+    for mode in modes:
+        for kind, metric, ylabel in (("throughput", None, "per second (log)"),
+                                     ("latency", "p99_ms", "p99 latency, ms (log)")):
+            rows = []
+            for row, met, label, unit, better in ROWS:
+                if kind == "throughput" and met not in ("rps", "accepted_per_s"):
+                    continue
+                if kind == "latency" and met != "p99_ms":
+                    continue
+                vals = [m.get((mode, s, row, met)) for s in ("ours", "ref", "nginx")]
+                if vals[0] is None and vals[1] is None:
+                    continue
+                short = label.replace(" p99", "").replace("GET ", "").replace(
+                    "publish, ", "pub ").replace("new TLS connections", "new TLS")
+                short = short.split(" (")[0]
+                rows.append((short, vals))
+            with open(os.path.join(d, f"plot-{mode}-{kind}.dat"), "w") as f:
+                f.write("# row\tours\treference\tnginx\n")
+                for label, vals in rows:
+                    f.write('"%s"\t%s\n' % (label.replace('"', "'"), "\t".join(
+                        "?" if v is None else f"{v:g}" for v in vals)))
+    gp = os.path.join(d, "plot.gp")
+    with open(gp, "w") as f:
+        f.write("set terminal pngcairo size 1400,1100 noenhanced font ',10'\n"
+                if has_pngcairo() else "set terminal png size 1400,1100 noenhanced\n")
+        for mode in modes:
+            f.write(f"set output 'bench-{mode}.png'\n")
+            f.write("set multiplot layout 2,1 title 'notary-server benchmark, mode "
+                    f"{mode}: ours vs reference 0.7.0 vs nginx (static)'\n")
+            f.write("set style data histograms\nset style histogram clustered gap 1\n"
+                    "set style fill solid 0.8 border -1\nset boxwidth 0.9\n"
+                    "set datafile missing '?'\nset logscale y\nset grid ytics\n"
+                    "set xtics rotate by -30 scale 0\nset key top right\n")
+            for kind, ylabel in (("throughput", "per second (log scale)"),
+                                 ("latency", "p99 latency, ms (log scale)")):
+                dat = f"plot-{mode}-{kind}.dat"
+                f.write(f"set title '{kind}'\nset ylabel '{ylabel}'\n")
+                f.write(f"plot '{dat}' using 2:xtic(1) title 'ours', '' using 3 title "
+                        "'reference', '' using 4 title 'nginx'\n")
+            f.write("unset multiplot\n")
+    if gnuplot:
+        r = subprocess.run([gnuplot, "plot.gp"], cwd=d, capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"benchlib: gnuplot failed: {r.stderr.strip()}", file=sys.stderr)
+
+
+def shutil_which(name):
+    import shutil
+    return shutil.which(name)
+
+
+def has_pngcairo():
+    gnuplot = shutil_which("gnuplot")
+    if not gnuplot:
+        return False
+    r = subprocess.run([gnuplot, "-e", "set terminal"], capture_output=True, text=True)
+    return "pngcairo" in (r.stdout + r.stderr)
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    cmd, argv = sys.argv[1], sys.argv[2:]
+    if cmd == "free-port":
+        free_port()
+        return 0
+    if cmd == "launch":
+        return launch(argv)
+    if cmd == "capture":
+        return capture(argv)
+    if cmd == "wrk-parse":
+        print(json.dumps(wrk_parse(argv[0])))
+        return 0
+    if cmd == "rss":
+        return rss(argv[0])
+    if cmd == "report":
+        return report(argv)
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
