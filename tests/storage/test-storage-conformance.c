@@ -434,6 +434,15 @@ test_get_checksum (Fixture *f, gconstpointer data)
   assert_file (file, r2, 2);
   notary_stored_file_free (file);
 
+  /* Hex digits compare case-insensitively. */
+  {
+    g_autofree char *upper = g_ascii_strup (sha_r2, -1);
+    file = f->vt->get_checksum (f->s, gun, "root", upper, &error);
+    g_assert_no_error (error);
+    assert_file (file, r2, 2);
+    notary_stored_file_free (file);
+  }
+
   /* Filtered by role: a root hash is not a targets file. */
   file = f->vt->get_checksum (f->s, gun, "targets", sha_r1, &error);
   assert_not_found (file, error);
