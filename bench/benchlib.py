@@ -160,7 +160,10 @@ def wrk_parse(path):
                 out["non2xx"] = int(w[-1])
             elif w[0] == "Socket" and w[1] == "errors:":
                 # Socket errors: connect 0, read 0, write 0, timeout 0
-                nums = [int(x.rstrip(",")) for x in w[2:] if x.rstrip(",").isdigit()]
+                kinds = w[2::2]
+                nums = [int(x.rstrip(",")) for x in w[3::2]]
+                for kind, n in zip(kinds, nums):
+                    out[f"socket_{kind}"] = n
                 out["socket_errors"] = sum(nums)
     return out
 

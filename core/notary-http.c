@@ -78,10 +78,14 @@ struct _NotaryHttpServer
 
   GRegex *re_update, *re_by_hash, *re_by_version, *re_role, *re_key, *re_changefeed_gun;
 
-  /* health results are cached briefly so a flood of probes cannot hammer
-   * the database */
+  /* Health is probed by a background thread every HEALTH_PERIOD; the
+   * endpoint only reads the last result, so a probe that blocks (signer
+   * down: up to its RPC deadline) never ties up an HTTP worker, and a flood
+   * of health requests never reaches the backends. */
   GMutex health_lock;
-  gint64 health_checked_us;
+  GCond health_cond;
+  GThread *health_thread;
+  gboolean health_stop;
   char *health_body;
   gboolean health_ok;
 };
@@ -114,6 +118,9 @@ notary_http_server_new (const NotaryHttpOptions *options)
     g_object_ref (options->client_ca);
   srv->workers = g_ptr_array_new ();
   g_mutex_init (&srv->health_lock);
+  g_cond_init (&srv->health_cond);
+  srv->health_body = g_strdup ("{}");
+  srv->health_ok = TRUE;
 
   srv->re_update = compile (GUN_RE "tuf/$");
   srv->re_by_hash = compile (GUN_RE "tuf/" ROLE_RE
@@ -143,6 +150,7 @@ notary_http_server_free (NotaryHttpServer *srv)
   g_regex_unref (srv->re_key);
   g_regex_unref (srv->re_changefeed_gun);
   g_free (srv->health_body);
+  g_cond_clear (&srv->health_cond);
   g_mutex_clear (&srv->health_lock);
   g_free (srv);
 }
@@ -527,42 +535,70 @@ handle_changefeed (Request *req, GHashTable *query)
   respond_bytes (req, 200, "application/json", body);
 }
 
-/* Health body: {} or {"check":"error",…}; cached for one second. */
+#define HEALTH_PERIOD_US (2 * G_USEC_PER_SEC)
+
+/* One probe of every backend; publishes {} or {"check":"error",…}. */
+static void
+health_probe (NotaryHttpServer *srv)
+{
+  g_autoptr (GHashTable) failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr (GString) out = g_string_new ("{");
+  GHashTableIter it;
+  gpointer k, v;
+  gboolean first = TRUE;
+  gboolean ok = notary_repo_check_health (srv->opts.repo, failures);
+
+  g_hash_table_iter_init (&it, failures);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    {
+      if (!first)
+        g_string_append_c (out, ',');
+      first = FALSE;
+      append_json_string (out, k);
+      g_string_append_c (out, ':');
+      append_json_string (out, v);
+    }
+  g_string_append_c (out, '}');
+
+  g_mutex_lock (&srv->health_lock);
+  if (!ok && (srv->health_ok || !g_str_equal (srv->health_body, out->str)))
+    notary_log (NOTARY_LOG_ERROR, "health check failed", "checks", out->str, NULL);
+  else if (ok && !srv->health_ok)
+    notary_log (NOTARY_LOG_INFO, "health checks pass again", NULL);
+  g_free (srv->health_body);
+  srv->health_body = g_string_free (g_steal_pointer (&out), FALSE);
+  srv->health_ok = ok;
+  g_mutex_unlock (&srv->health_lock);
+}
+
+static gpointer
+health_main (gpointer data)
+{
+  NotaryHttpServer *srv = data;
+
+  for (;;)
+    {
+      gint64 deadline;
+
+      health_probe (srv);
+      g_mutex_lock (&srv->health_lock);
+      deadline = g_get_monotonic_time () + HEALTH_PERIOD_US;
+      while (!srv->health_stop && g_cond_wait_until (&srv->health_cond, &srv->health_lock, deadline))
+        ;
+      if (srv->health_stop)
+        {
+          g_mutex_unlock (&srv->health_lock);
+          return NULL;
+        }
+      g_mutex_unlock (&srv->health_lock);
+    }
+}
+
 static gboolean
 health_status (NotaryHttpServer *srv, char **out_body)
 {
-  gint64 now = g_get_monotonic_time ();
   gboolean ok;
-
   g_mutex_lock (&srv->health_lock);
-  if (srv->health_body == NULL || now - srv->health_checked_us > G_USEC_PER_SEC)
-    {
-      g_autoptr (GHashTable) failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-      g_autoptr (GString) out = g_string_new ("{");
-      GHashTableIter it;
-      gpointer k, v;
-      gboolean first = TRUE;
-
-      g_mutex_unlock (&srv->health_lock);
-      ok = notary_repo_check_health (srv->opts.repo, failures);
-      g_hash_table_iter_init (&it, failures);
-      while (g_hash_table_iter_next (&it, &k, &v))
-        {
-          if (!first)
-            g_string_append_c (out, ',');
-          first = FALSE;
-          append_json_string (out, k);
-          g_string_append_c (out, ':');
-          append_json_string (out, v);
-          notary_log (NOTARY_LOG_ERROR, "health check failed", "check", k, "error", v, NULL);
-        }
-      g_string_append_c (out, '}');
-      g_mutex_lock (&srv->health_lock);
-      g_free (srv->health_body);
-      srv->health_body = g_string_free (g_steal_pointer (&out), FALSE);
-      srv->health_ok = ok;
-      srv->health_checked_us = now;
-    }
   *out_body = g_strdup (srv->health_body);
   ok = srv->health_ok;
   g_mutex_unlock (&srv->health_lock);
@@ -953,6 +989,8 @@ notary_http_server_listen (NotaryHttpServer *srv, const char *addr, GError **err
       g_ptr_array_add (srv->workers, w);
     }
   srv->port = port;
+  health_probe (srv);
+  srv->health_thread = g_thread_new ("health", health_main, srv);
   for (guint i = 0; i < srv->workers->len; i++)
     {
       Worker *w = srv->workers->pdata[i];
@@ -1007,6 +1045,15 @@ quit_loop (gpointer data)
 void
 notary_http_server_stop (NotaryHttpServer *srv)
 {
+  if (srv->health_thread != NULL)
+    {
+      g_mutex_lock (&srv->health_lock);
+      srv->health_stop = TRUE;
+      g_cond_signal (&srv->health_cond);
+      g_mutex_unlock (&srv->health_lock);
+      g_thread_join (srv->health_thread);
+      srv->health_thread = NULL;
+    }
   for (guint i = 0; i < srv->workers->len; i++)
     {
       Worker *w = srv->workers->pdata[i];

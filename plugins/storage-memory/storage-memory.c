@@ -315,13 +315,17 @@ memory_get_checksum (NotaryStorage *self, const char *gun, const char *role, con
   MemRole *r;
   MemFile *f = NULL;
   NotaryStoredFile *out = NULL;
+  g_autofree char *lower = NULL;
 
   g_return_val_if_fail (self != NULL && gun != NULL && role != NULL && sha256 != NULL, NULL);
 
+  /* Hex digests compare case-insensitively, as in the SQL backend's
+   * collation. */
+  lower = g_ascii_strdown (sha256, -1);
   g_mutex_lock (&self->lock);
   r = lookup_role (self, gun, role);
   if (r != NULL)
-    f = g_hash_table_lookup (r->by_sha, sha256);
+    f = g_hash_table_lookup (r->by_sha, lower);
   if (f != NULL)
     out = stored_file_from (f);
   g_mutex_unlock (&self->lock);

@@ -6,7 +6,9 @@
 #   free_port                 print an unused TCP port on 127.0.0.1
 #   write_server_config FILE PORT [BACKEND]
 #                             memory (default) + local signer + fixture TLS,
-#                             absolute paths, listening on 127.0.0.1:PORT only
+#                             absolute paths, listening on 127.0.0.1:PORT only;
+#                             E2E_STORAGE_BACKEND/E2E_DB_URL/E2E_TRUST_TYPE/
+#                             E2E_SIGNER_PORT select other backends
 #   start_notary_server CONFIG LOGFILE [PORT]
 #                             start $NOTARY_SERVER_BIN, wait (bounded) for
 #                             /_notary_server/health over TLS; sets
@@ -117,7 +119,26 @@ s.close()'
 }
 
 write_server_config() {
-  local file=$1 port=$2 backend=${3:-memory}
+  # Storage and trust service come from the arguments or the environment,
+  # so one workflow script runs against every combination:
+  #   E2E_STORAGE_BACKEND (memory), E2E_DB_URL,
+  #   E2E_TRUST_TYPE (local) and, for remote, E2E_SIGNER_HOST (127.0.0.1),
+  #   E2E_SIGNER_PORT, E2E_KEY_ALGORITHM (ecdsa).
+  local file=$1 port=$2 backend=${3:-${E2E_STORAGE_BACKEND:-memory}}
+  local trust=${E2E_TRUST_TYPE:-local} storage_extra="" trust_extra=""
+  if [[ -n ${E2E_DB_URL:-} ]]; then
+    storage_extra=",
+    \"db_url\": \"$E2E_DB_URL\""
+  fi
+  if [[ $trust == remote ]]; then
+    trust_extra=",
+    \"hostname\": \"${E2E_SIGNER_HOST:-127.0.0.1}\",
+    \"port\": \"${E2E_SIGNER_PORT:?E2E_SIGNER_PORT must be set for a remote signer}\",
+    \"key_algorithm\": \"${E2E_KEY_ALGORITHM:-ecdsa}\",
+    \"tls_ca_file\": \"$FIXTURES_DIR/root-ca.crt\",
+    \"tls_client_cert\": \"$FIXTURES_DIR/notary-server.crt\",
+    \"tls_client_key\": \"$FIXTURES_DIR/notary-server.key\""
+  fi
   cat >"$file" <<EOF
 {
   "server": {
@@ -126,10 +147,10 @@ write_server_config() {
     "tls_key_file": "$FIXTURES_DIR/notary-server.key"
   },
   "trust_service": {
-    "type": "local"
+    "type": "$trust"$trust_extra
   },
   "storage": {
-    "backend": "$backend"
+    "backend": "$backend"$storage_extra
   },
   "logging": {
     "level": "debug"
