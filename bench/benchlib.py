@@ -290,6 +290,11 @@ def report(argv):
             lines.append(f"| {label} | {unit} | {fmt(ours, unit)} | {fmt(ref, unit)} | "
                          f"{ratio(ours, ref)} | {fmt(ngx, unit)} | {ratio(ours, ngx)} | "
                          f"{better} |")
+        extra = [f"- {k.split('.', 1)[1]}: {v}" for k, v in notes.items()
+                 if k.startswith(mode + ".") and not k.endswith(".scale")]
+        if extra:
+            lines.append("Notes:\n")
+            lines += extra
         lines.append("")
     table = "\n".join(lines)
     with open(os.path.join(d, "table.md"), "w") as f:
@@ -334,7 +339,8 @@ def plot(d, m, modes):
             f.write("set style data histograms\nset style histogram clustered gap 1\n"
                     "set style fill solid 0.8 border -1\nset boxwidth 0.9\n"
                     "set datafile missing '?'\nset logscale y\nset grid ytics\n"
-                    "set xtics rotate by -30 scale 0\nset key top right\n")
+                    "set xtics rotate by -30 scale 0\nset key top right\n"
+                    "set bmargin 7\nset rmargin 12\n")
             for kind, ylabel in (("throughput", "per second (log scale)"),
                                  ("latency", "p99 latency, ms (log scale)")):
                 dat = f"plot-{mode}-{kind}.dat"

@@ -489,9 +489,11 @@ handle_changefeed (Request *req, GHashTable *query)
   if (records_s == NULL
       || !g_ascii_string_to_signed (records_s, 10, G_MININT32, G_MAXINT32, &records, &error))
     {
+      /* Go's strconv error text, which the reference puts in the detail. */
+      gboolean range = g_error_matches (error, G_NUMBER_PARSER_ERROR, G_NUMBER_PARSER_ERROR_OUT_OF_BOUNDS);
       g_autofree char *text = g_strdup_printf ("invalid records parameter: strconv.ParseInt: parsing \"%s\": %s",
                                                records_s ? records_s : "",
-                                               records_s && *records_s ? "invalid syntax" : "invalid syntax");
+                                               range ? "value out of range" : "invalid syntax");
       GString *detail = g_string_new (NULL);
       append_json_string (detail, text);
       respond_error (req, NOTARY_HTTP_INVALID_PARAMETERS, detail->str);
@@ -801,7 +803,9 @@ handle_request (SoupServer *soup, SoupServerMessage *msg, const char *raw_path, 
     {
       const char *q = g_uri_get_query (uri);
       g_autofree char *loc = q ? g_strconcat (clean, "?", q, NULL) : g_strdup (clean);
-      soup_server_message_set_redirect (msg, 301, loc);
+      /* The reference answers with the cleaned path alone, not a URL. */
+      soup_server_message_set_status (msg, 301, NULL);
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Location", loc);
     }
   else
     route (&req, path, query);

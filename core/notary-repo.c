@@ -928,7 +928,19 @@ current_timestamp (NotaryRepo *repo, const char *gun, GError **error)
       goto unknown;
     }
   sn_bytes = sn->data;
-  if (sn_expires < now)
+  if (sn_expires >= now)
+    {
+      /* Re-sign a timestamp only over a snapshot the current root vouches
+       * for (§6 step 4). */
+      g_autoptr (NotarySigned) cur_sn = notary_signed_parse (sn->data, error);
+      if (cur_sn == NULL
+          || !notary_signed_verify (cur_sn, root->keys, g_hash_table_lookup (root->roles, "snapshot"), error))
+        {
+          notary_stored_file_free (sn);
+          goto unknown;
+        }
+    }
+  else
     {
       UpdateCtx ctx = { repo, gun, now, root, NULL };
       g_autoptr (GHashTable) none

@@ -16,8 +16,15 @@
 #   mariadb_stop DIR       # stop the server, keep DIR (restartable)
 #   mariadb_resume DIR     # start it again on the same port and datadir
 #   mariadb_destroy DIR    # stop and remove DIR
+#   mariadb_sql DIR [ARGS] # run the client as root on DIR's socket in batch
+#                          # mode (-N -B, database notaryserver); SQL on stdin
+#                          # or -e '...'
+#   mariadb_running DIR    # true while DIR's server process runs
+#   mariadb_load_signer DIR  # also load data/signer-mysql{,-user}.sql (the
+#                          # notary-signer key DB); sets MARIADB_SIGNER_DSN
+#                          # (least-privilege user `signer`); prints it
 #
-#   tests/lib/mariadb.sh start|stop|resume|destroy DIR
+#   tests/lib/mariadb.sh start|stop|resume|destroy|load-signer DIR
 #
 # Failures print a reason (and the server's error log) on stderr and return
 # non-zero; waits are bounded (MARIADB_START_TIMEOUT seconds, default 60).
@@ -213,11 +220,63 @@ mariadb_resume() {
   _mariadb_export "$dir"
 }
 
+# Loads the notary-signer schema and grants into a running server.
+mariadb_load_signer() {
+  local dir=$1
+  [ -f "$dir/port" ] || { _mariadb_log "$dir was never started"; return 1; }
+  dir=$(cd "$dir" && pwd)
+  if ! _mariadb_client "$dir" <"$MARIADB_SQL_DIR/signer-mysql.sql" ||
+    ! _mariadb_client "$dir" <"$MARIADB_SQL_DIR/signer-mysql-user.sql"; then
+    _mariadb_log "loading the signer schema or grants failed"
+    return 1
+  fi
+  MARIADB_SIGNER_DSN="signer@tcp(127.0.0.1:$(cat "$dir/port"))/notarysigner?parseTime=True"
+  export MARIADB_SIGNER_DSN
+  echo "$MARIADB_SIGNER_DSN"
+}
+
+mariadb_sql() {
+  local dir=$1
+  shift
+  _mariadb_client "$dir" -N -B --database=notaryserver "$@"
+}
+
+mariadb_running() {
+  [ -f "$1/mariadbd.pid" ] && kill -0 "$(cat "$1/mariadbd.pid")" 2>/dev/null
+}
+
 mariadb_destroy() {
   local dir=$1
   [ -n "$dir" ] || return 0
   mariadb_stop "$dir"
   rm -rf "$dir"
+}
+
+# ---- TAP end-to-end glue ---------------------------------------------------
+
+_mariadb_e2e_cleanup() {
+  [ -n "${MARIADB_E2E_DIR:-}" ] && mariadb_stop "$MARIADB_E2E_DIR"
+  _e2e_cleanup
+}
+
+mariadb_e2e_setup() {
+  if [ -z "$(_mariadb_find mariadbd)" ] && [ "$(id -u)" != 0 ]; then
+    skip_all "mariadbd is not installed (package mariadb-server)"
+  fi
+  # The plugin is optional in the build (needs libmariadb).
+  if [ -n "${NOTARY_PLUGIN_PATH:-}" ] &&
+    [ -z "$(find "$NOTARY_PLUGIN_PATH" -name 'notary-storage-mysql.so' -print -quit 2>/dev/null)" ]; then
+    skip_all "the mysql storage plugin is not built (no libmariadb)"
+  fi
+  MARIADB_E2E_DIR=$E2E_TMP/db
+  trap _mariadb_e2e_cleanup EXIT
+  if ! mariadb_start "$MARIADB_E2E_DIR" >/dev/null 2>"$E2E_TMP/mariadb-start.err"; then
+    diag_file "$E2E_TMP/mariadb-start.err"
+    bail_out "could not start a private MariaDB"
+  fi
+  E2E_STORAGE_BACKEND=mysql
+  E2E_DB_URL=$MARIADB_DSN
+  export E2E_STORAGE_BACKEND E2E_DB_URL
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
@@ -229,8 +288,9 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     stop) mariadb_stop "$dir" ;;
     resume) mariadb_resume "$dir" && echo "$MARIADB_DSN" ;;
     destroy) mariadb_destroy "$dir" ;;
+    load-signer) mariadb_load_signer "$dir" ;;
     *)
-      echo "usage: $0 start|stop|resume|destroy DIR" >&2
+      echo "usage: $0 start|stop|resume|destroy|load-signer DIR" >&2
       exit 2
       ;;
   esac

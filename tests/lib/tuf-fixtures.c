@@ -31,7 +31,7 @@ typedef struct
   NotaryKey *pub;         /* as published in metadata */
 } FxKey;
 
-static void
+G_GNUC_UNUSED static void
 fx_key_free (FxKey *k)
 {
   if (k == NULL)
@@ -42,7 +42,7 @@ fx_key_free (FxKey *k)
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FxKey, fx_key_free)
 
-static FxKey *
+G_GNUC_UNUSED static FxKey *
 fx_key_new (const char *algorithm)
 {
   g_autoptr (GError) error = NULL;
@@ -54,7 +54,7 @@ fx_key_new (const char *algorithm)
 }
 
 /* A public key the test does not hold the private half of (server keys). */
-static FxKey *
+G_GNUC_UNUSED static FxKey *
 fx_key_from_public (NotaryKey *pub)
 {
   FxKey *k = g_new0 (FxKey, 1);
@@ -65,7 +65,7 @@ fx_key_from_public (NotaryKey *pub)
 /* Self-signed ECDSA P-256 certificate like the Go client's root key:
  * CN = @cn, not a CA, digitalSignature, EKU codeSigning, SHA-256.  The
  * private key goes through PKCS#8 into a NotaryPrivateKey. */
-static FxKey *
+G_GNUC_UNUSED static FxKey *
 fx_cert_key_new (const char *cn, gint64 not_before, gint64 not_after)
 {
   gnutls_x509_privkey_t xkey;
@@ -116,13 +116,13 @@ fx_cert_key_new (const char *cn, gint64 not_before, gint64 not_after)
   return k;
 }
 
-static FxKey *
+G_GNUC_UNUSED static FxKey *
 fx_root_key_new (const char *gun, gint64 now)
 {
   return fx_cert_key_new (gun, now - FX_DAY, now + 10 * FX_YEAR);
 }
 
-static const char *
+G_GNUC_UNUSED static const char *
 fx_id (FxKey *k)
 {
   return notary_key_get_id (k->pub);
@@ -130,7 +130,7 @@ fx_id (FxKey *k)
 
 /* ---- JSON bodies ----------------------------------------------------------- */
 
-static JsonNode *
+G_GNUC_UNUSED static JsonNode *
 fx_key_json (NotaryKey *key)
 {
   JsonObject *o = json_object_new ();
@@ -148,13 +148,13 @@ fx_key_json (NotaryKey *key)
   return n;
 }
 
-static char *
+G_GNUC_UNUSED static char *
 fx_time (gint64 t)
 {
   return notary_time_format_rfc3339 (t, 0);
 }
 
-static JsonObject *
+G_GNUC_UNUSED static JsonObject *
 fx_common_body (const char *type, gint64 version, gint64 expires)
 {
   JsonObject *o = json_object_new ();
@@ -167,7 +167,7 @@ fx_common_body (const char *type, gint64 version, gint64 expires)
 
 /* Adds @keys (NULL-terminated) to @keys_obj and returns the role object
  * {"keyids":[…],"threshold":N}. */
-static JsonObject *
+G_GNUC_UNUSED static JsonObject *
 fx_role_object (JsonObject *keys_obj, FxKey *const *keys, gint64 threshold)
 {
   JsonObject *role = json_object_new ();
@@ -183,7 +183,7 @@ fx_role_object (JsonObject *keys_obj, FxKey *const *keys, gint64 threshold)
 }
 
 /* Root body; every key list NULL-terminated; thresholds 1 except root's. */
-static JsonObject *
+G_GNUC_UNUSED static JsonObject *
 fx_root_body (gint64 version, gint64 expires, FxKey *const *root, gint64 root_threshold, FxKey *const *targets,
               FxKey *const *snapshot, FxKey *const *timestamp)
 {
@@ -201,7 +201,7 @@ fx_root_body (gint64 version, gint64 expires, FxKey *const *root, gint64 root_th
   return o;
 }
 
-static JsonObject *
+G_GNUC_UNUSED static JsonObject *
 fx_targets_body (gint64 version, gint64 expires)
 {
   JsonObject *o = fx_common_body ("Targets", version, expires);
@@ -213,7 +213,7 @@ fx_targets_body (gint64 version, gint64 expires)
   return o;
 }
 
-static void
+G_GNUC_UNUSED static void
 fx_targets_add_delegation (JsonObject *body, const char *name, FxKey *const *keys, gint64 threshold)
 {
   JsonObject *del = json_object_get_object_member (body, "delegations");
@@ -226,7 +226,7 @@ fx_targets_add_delegation (JsonObject *body, const char *name, FxKey *const *key
 }
 
 /* A target entry so successive targets versions differ in content. */
-static void
+G_GNUC_UNUSED static void
 fx_targets_add_target (JsonObject *body, const char *name, const char *content)
 {
   g_autoptr (GBytes) b = g_bytes_new (content, strlen (content));
@@ -240,7 +240,7 @@ fx_targets_add_target (JsonObject *body, const char *name, const char *content)
   json_object_set_object_member (json_object_get_object_member (body, "targets"), name, t);
 }
 
-static JsonObject *
+G_GNUC_UNUSED static JsonObject *
 fx_meta_body (const char *type, gint64 version, gint64 expires)
 {
   JsonObject *o = fx_common_body (type, version, expires);
@@ -249,7 +249,7 @@ fx_meta_body (const char *type, gint64 version, gint64 expires)
 }
 
 /* meta[@role] = filemeta of @data (sha256 + sha512, base64). */
-static void
+G_GNUC_UNUSED static void
 fx_meta_add (JsonObject *body, const char *role, GBytes *data)
 {
   g_autoptr (GBytes) s256 = notary_digest (G_CHECKSUM_SHA256, data);
@@ -267,7 +267,7 @@ fx_meta_add (JsonObject *body, const char *role, GBytes *data)
 
 /* ---- envelopes ------------------------------------------------------------- */
 
-static GBytes *
+G_GNUC_UNUSED static GBytes *
 fx_canonical (JsonObject *body)
 {
   g_autoptr (JsonNode) n = json_node_new (JSON_NODE_OBJECT);
@@ -281,7 +281,7 @@ fx_canonical (JsonObject *body)
 
 /* Sign @body (consumed) with every key of @signers (NULL-terminated) and
  * wrap it into the envelope bytes. */
-static GBytes *
+G_GNUC_UNUSED static GBytes *
 fx_sign (JsonObject *body, FxKey *const *signers)
 {
   g_autoptr (GBytes) canon = fx_canonical (body);
@@ -302,7 +302,7 @@ fx_sign (JsonObject *body, FxKey *const *signers)
   return notary_envelope_build (canon, sigs);
 }
 
-static NotarySigned *
+G_GNUC_UNUSED static NotarySigned *
 fx_parse (GBytes *raw)
 {
   g_autoptr (GError) error = NULL;
@@ -312,7 +312,7 @@ fx_parse (GBytes *raw)
   return s;
 }
 
-static NotarySigned *
+G_GNUC_UNUSED static NotarySigned *
 fx_parse_str (const char *text)
 {
   g_autoptr (GBytes) b = g_bytes_new (text, strlen (text));
@@ -323,7 +323,7 @@ fx_parse_str (const char *text)
 
 static const NotaryHost fx_host = { NOTARY_VERSION_HOST, NULL, "/", "notary-server", NULL };
 
-static gconstpointer
+G_GNUC_UNUSED static gconstpointer
 fx_load_vtable (NotaryPluginKind kind, const char *name)
 {
   g_auto (GStrv) path = notary_plugin_search_path (NULL);
@@ -343,7 +343,7 @@ typedef struct
   NotaryRepo *repo;
 } FxServer;
 
-static void
+G_GNUC_UNUSED static void
 fx_server_init (FxServer *fx)
 {
   g_autoptr (GError) error = NULL;
@@ -358,7 +358,7 @@ fx_server_init (FxServer *fx)
   fx->repo = notary_repo_new (fx->svt, fx->storage, fx->kvt, fx->signer);
 }
 
-static void
+G_GNUC_UNUSED static void
 fx_server_clear (FxServer *fx)
 {
   g_clear_pointer (&fx->repo, notary_repo_free);
@@ -384,7 +384,7 @@ typedef struct
   GBytes *root_bytes, *targets_bytes, *snapshot_bytes;
 } FxRepoKeys;
 
-static void
+G_GNUC_UNUSED static void
 fx_repo_keys_clear (FxRepoKeys *r)
 {
   g_clear_pointer (&r->gun, g_free);
@@ -397,7 +397,7 @@ fx_repo_keys_clear (FxRepoKeys *r)
   g_clear_pointer (&r->snapshot_bytes, g_bytes_unref);
 }
 
-static FxKey *
+G_GNUC_UNUSED static FxKey *
 fx_server_key (FxServer *fx, const char *gun, const char *role)
 {
   g_autoptr (GError) error = NULL;
@@ -408,7 +408,7 @@ fx_server_key (FxServer *fx, const char *gun, const char *role)
 
 /* Keys for @gun: client root/targets/snapshot keys, the server's timestamp
  * key (created through the repo as the client's GET timestamp.key does). */
-static void
+G_GNUC_UNUSED static void
 fx_repo_keys_init (FxRepoKeys *r, FxServer *fx, const char *gun, gint64 now)
 {
   memset (r, 0, sizeof *r);
@@ -420,7 +420,7 @@ fx_repo_keys_init (FxRepoKeys *r, FxServer *fx, const char *gun, gint64 now)
   r->timestamp = fx_server_key (fx, gun, "timestamp");
 }
 
-static GBytes *
+G_GNUC_UNUSED static GBytes *
 fx_make_root (FxRepoKeys *r, gint64 version)
 {
   FxKey *rk[] = { r->root, NULL }, *tk[] = { r->targets, NULL }, *sk[] = { r->snapshot, NULL },
@@ -428,7 +428,7 @@ fx_make_root (FxRepoKeys *r, gint64 version)
   return fx_sign (fx_root_body (version, r->now + 10 * FX_YEAR, rk, 1, tk, sk, tsk), rk);
 }
 
-static GBytes *
+G_GNUC_UNUSED static GBytes *
 fx_make_targets (FxRepoKeys *r, gint64 version)
 {
   FxKey *tk[] = { r->targets, NULL };
@@ -438,7 +438,7 @@ fx_make_targets (FxRepoKeys *r, gint64 version)
   return fx_sign (b, tk);
 }
 
-static GBytes *
+G_GNUC_UNUSED static GBytes *
 fx_make_snapshot (FxRepoKeys *r, gint64 version, GBytes *root, GBytes *targets)
 {
   FxKey *sk[] = { r->snapshot, NULL };
@@ -448,20 +448,20 @@ fx_make_snapshot (FxRepoKeys *r, gint64 version, GBytes *root, GBytes *targets)
   return fx_sign (b, sk);
 }
 
-static GHashTable *
+G_GNUC_UNUSED static GHashTable *
 fx_uploads_new (void)
 {
   return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) notary_signed_unref);
 }
 
-static void
+G_GNUC_UNUSED static void
 fx_uploads_add (GHashTable *uploads, const char *role, GBytes *raw)
 {
   g_hash_table_replace (uploads, g_strdup (role), fx_parse (raw));
 }
 
 /* First publish: root v1 + targets v1 + snapshot v1 (client snapshot key). */
-static void
+G_GNUC_UNUSED static void
 fx_publish_initial (FxServer *fx, FxRepoKeys *r)
 {
   g_autoptr (GHashTable) up = fx_uploads_new ();
