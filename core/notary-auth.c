@@ -35,7 +35,10 @@
 #define LEEWAY_SECONDS 60
 #define KEY_ID_HASH_BYTES 30 /* libtrust keeps 240 bits of the SHA-256 */
 
+/* The quark name is stringified: keep clang-format from spacing it out. */
+/* clang-format off */
 G_DEFINE_QUARK (notary-auth-error-quark, notary_auth_error)
+/* clang-format on */
 
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_pubkey_t, gnutls_pubkey_deinit, NULL)
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gnutls_x509_crt_t, gnutls_x509_crt_deinit, NULL)
@@ -111,16 +114,35 @@ append_go_quoted (GString *out, const char *s)
           p++;
           switch (b)
             {
-            case '"': g_string_append (out, "\\\""); continue;
-            case '\\': g_string_append (out, "\\\\"); continue;
-            case '\a': g_string_append (out, "\\a"); continue;
-            case '\b': g_string_append (out, "\\b"); continue;
-            case '\f': g_string_append (out, "\\f"); continue;
-            case '\n': g_string_append (out, "\\n"); continue;
-            case '\r': g_string_append (out, "\\r"); continue;
-            case '\t': g_string_append (out, "\\t"); continue;
-            case '\v': g_string_append (out, "\\v"); continue;
-            default: break;
+            case '"':
+              g_string_append (out, "\\\"");
+              continue;
+            case '\\':
+              g_string_append (out, "\\\\");
+              continue;
+            case '\a':
+              g_string_append (out, "\\a");
+              continue;
+            case '\b':
+              g_string_append (out, "\\b");
+              continue;
+            case '\f':
+              g_string_append (out, "\\f");
+              continue;
+            case '\n':
+              g_string_append (out, "\\n");
+              continue;
+            case '\r':
+              g_string_append (out, "\\r");
+              continue;
+            case '\t':
+              g_string_append (out, "\\t");
+              continue;
+            case '\v':
+              g_string_append (out, "\\v");
+              continue;
+            default:
+              break;
             }
           if (b < 0x20 || b == 0x7f)
             g_string_append_printf (out, "\\x%02x", b);
@@ -322,10 +344,10 @@ notary_auth_key_id (GBytes *spki_der)
 typedef struct
 {
   gboolean is_rsa;
-  const char *ec_alg;    /* "ES256"… for EC keys */
-  guint ec_octets;       /* bytes of r (and of s) */
+  const char *ec_alg; /* "ES256"… for EC keys */
+  guint ec_octets;    /* bytes of r (and of s) */
   gnutls_sign_algorithm_t ec_sign;
-  guint rsa_bytes;       /* modulus length */
+  guint rsa_bytes; /* modulus length */
 } KeyInfo;
 
 static gboolean
@@ -402,7 +424,8 @@ static gnutls_pubkey_t
 pubkey_from_spki (GBytes *spki)
 {
   gnutls_pubkey_t pk = NULL;
-  gnutls_datum_t der = { (unsigned char *)g_bytes_get_data (spki, NULL), (unsigned int)g_bytes_get_size (spki) };
+  gnutls_datum_t der
+      = { (unsigned char *)g_bytes_get_data (spki, NULL), (unsigned int)g_bytes_get_size (spki) };
 
   if (gnutls_pubkey_init (&pk) < 0)
     return NULL;
@@ -424,8 +447,8 @@ pubkey_from_crt (gnutls_x509_crt_t crt, GError **error)
     ret = gnutls_pubkey_import_x509 (pk, crt, 0);
   if (ret < 0)
     {
-      g_set_error (error, NOTARY_AUTH_ERROR, NOTARY_AUTH_ERROR_BUNDLE, "unable to read certificate public key: %s",
-                   gnutls_strerror (ret));
+      g_set_error (error, NOTARY_AUTH_ERROR, NOTARY_AUTH_ERROR_BUNDLE,
+                   "unable to read certificate public key: %s", gnutls_strerror (ret));
       if (pk != NULL)
         gnutls_pubkey_deinit (pk);
       return NULL;
@@ -435,8 +458,7 @@ pubkey_from_crt (gnutls_x509_crt_t crt, GError **error)
 
 /* ---- configuration ------------------------------------------------------ */
 
-static gboolean
-throw_config (GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+static gboolean throw_config (GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 static gboolean
 throw_config (GError **error, int code, const char *fmt, ...)
 {
@@ -480,7 +502,8 @@ read_bundle (const char *path, GBytes **out, GError **error)
       int errsv = errno;
       g_autofree char *why = go_errno_text (errsv);
       return throw_config (error, NOTARY_AUTH_ERROR_BUNDLE,
-                           "unable to open token auth root certificate bundle file %s: open %s: %s", quoted, path, why);
+                           "unable to open token auth root certificate bundle file %s: open %s: %s", quoted,
+                           path, why);
     }
   for (;;)
     {
@@ -494,8 +517,8 @@ read_bundle (const char *path, GBytes **out, GError **error)
           g_autofree char *why = go_errno_text (errsv);
           close (fd);
           return throw_config (error, NOTARY_AUTH_ERROR_BUNDLE,
-                               "unable to read token auth root certificate bundle file %s: read %s: %s", quoted, path,
-                               why);
+                               "unable to read token auth root certificate bundle file %s: read %s: %s",
+                               quoted, path, why);
         }
       if (n == 0)
         break;
@@ -548,6 +571,7 @@ load_roots (NotaryAuth *auth, const char *path, GError **error)
       g_auto (gnutls_pubkey_t) pk = NULL;
       g_autoptr (GBytes) spki = NULL;
       g_autoptr (GError) local_error = NULL;
+      g_autofree char *id = NULL;
       KeyInfo info;
 
       pk = pubkey_from_crt (crts[i], &local_error);
@@ -557,9 +581,11 @@ load_roots (NotaryAuth *auth, const char *path, GError **error)
         {
           free_crt_list (crts, n_crts);
           return throw_config (error, NOTARY_AUTH_ERROR_BUNDLE,
-                               "unable to get public key from token auth root certificate: %s", local_error->message);
+                               "unable to get public key from token auth root certificate: %s",
+                               local_error->message);
         }
-      g_hash_table_replace (auth->trusted_keys, notary_auth_key_id (spki), g_steal_pointer (&spki));
+      id = notary_auth_key_id (spki);
+      g_hash_table_replace (auth->trusted_keys, g_steal_pointer (&id), g_steal_pointer (&spki));
     }
 
   /* The trust list takes the certificates; only the array is ours. */
@@ -597,7 +623,8 @@ notary_auth_new_from_config (JsonObject *auth_section, const char *config_dir, G
   if (auth_section == NULL)
     return NULL;
   type_node = json_object_get_member (auth_section, "type");
-  if (type_node == NULL || !JSON_NODE_HOLDS_VALUE (type_node) || json_node_get_value_type (type_node) != G_TYPE_STRING
+  if (type_node == NULL || !JSON_NODE_HOLDS_VALUE (type_node)
+      || json_node_get_value_type (type_node) != G_TYPE_STRING
       || g_strcmp0 (json_node_get_string (type_node), "token") != 0)
     return NULL;
 
@@ -630,9 +657,11 @@ notary_auth_new_from_config (JsonObject *auth_section, const char *config_dir, G
   redirect_node = json_object_get_member (options, "autoredirect");
   if (redirect_node != NULL)
     {
-      if (!JSON_NODE_HOLDS_VALUE (redirect_node) || json_node_get_value_type (redirect_node) != G_TYPE_BOOLEAN)
+      if (!JSON_NODE_HOLDS_VALUE (redirect_node)
+          || json_node_get_value_type (redirect_node) != G_TYPE_BOOLEAN)
         {
-          throw_config (error, NOTARY_AUTH_ERROR_CONFIG, "token auth requires a valid option bool: autoredirect");
+          throw_config (error, NOTARY_AUTH_ERROR_CONFIG,
+                        "token auth requires a valid option bool: autoredirect");
           return NULL;
         }
       auth->autoredirect = json_node_get_boolean (redirect_node);
@@ -646,7 +675,8 @@ notary_auth_new_from_config (JsonObject *auth_section, const char *config_dir, G
   ret = gnutls_x509_trust_list_init (&auth->trust, 0);
   if (ret < 0)
     {
-      throw_config (error, NOTARY_AUTH_ERROR_BUNDLE, "unable to create trust list: %s", gnutls_strerror (ret));
+      throw_config (error, NOTARY_AUTH_ERROR_BUNDLE, "unable to create trust list: %s",
+                    gnutls_strerror (ret));
       return NULL;
     }
   if (!load_roots (auth, bundle_path, error))
@@ -720,11 +750,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Token, token_free)
 
 typedef enum
 {
-  FIELD_STRING,  /* const char * */
-  FIELD_INT64,   /* gint64 */
-  FIELD_STRV,    /* GPtrArray * of const char * */
-  FIELD_RAW,     /* JsonNode *, borrowed */
-  FIELD_ACCESS,  /* GPtrArray * of ResourceActions * */
+  FIELD_STRING, /* const char * */
+  FIELD_INT64,  /* gint64 */
+  FIELD_STRV,   /* GPtrArray * of const char * */
+  FIELD_RAW,    /* JsonNode *, borrowed */
+  FIELD_ACCESS, /* GPtrArray * of ResourceActions * */
 } FieldKind;
 
 typedef struct
@@ -812,7 +842,8 @@ decode_field (JsonNode *node, FieldKind kind, gpointer slot)
         if (!JSON_NODE_HOLDS_ARRAY (node))
           return FALSE;
         array = json_node_get_array (node);
-        items = g_ptr_array_new_with_free_func (kind == FIELD_ACCESS ? (GDestroyNotify)resource_actions_free : NULL);
+        items = g_ptr_array_new_with_free_func (kind == FIELD_ACCESS ? (GDestroyNotify)resource_actions_free
+                                                                     : NULL);
         for (guint i = 0; i < json_array_get_length (array); i++)
           {
             JsonNode *el = json_array_get_element (array, i);
@@ -921,8 +952,7 @@ token_parse (const char *raw)
 
 /* ---- signing key -------------------------------------------------------- */
 
-static gboolean
-throw_invalid (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+static gboolean throw_invalid (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 static gboolean
 throw_invalid (GError **error, const char *fmt, ...)
 {
@@ -989,8 +1019,8 @@ key_from_chain (NotaryAuth *auth, GPtrArray *x5c, GError **error)
     }
 
   g_mutex_lock (&auth->trust_lock);
-  ret = gnutls_x509_trust_list_verify_crt2 (auth->trust, (gnutls_x509_crt_t *)crts->pdata, crts->len, NULL, 0, 0,
-                                            &status, NULL);
+  ret = gnutls_x509_trust_list_verify_crt2 (auth->trust, (gnutls_x509_crt_t *)crts->pdata, crts->len, NULL, 0,
+                                            0, &status, NULL);
   g_mutex_unlock (&auth->trust_lock);
   if (ret < 0 || status != 0)
     {
@@ -1301,8 +1331,8 @@ verify_signature (gnutls_pubkey_t pk, const char *alg, const char *input, GBytes
       if (!g_str_equal (alg, info.ec_alg))
         return throw_invalid (error, "EC key does not support signature algorithm \"%s\"", alg);
       if (sig_len != 2 * info.ec_octets)
-        return throw_invalid (error, "signature length is %" G_GSIZE_FORMAT " octets long, should be %u", sig_len,
-                              2 * info.ec_octets);
+        return throw_invalid (error, "signature length is %" G_GSIZE_FORMAT " octets long, should be %u",
+                              sig_len, 2 * info.ec_octets);
       r = trim_integer (sig_data, info.ec_octets);
       s = trim_integer (sig_data + info.ec_octets, info.ec_octets);
       ret = gnutls_encode_rs_value (&der, &r, &s);
@@ -1417,7 +1447,8 @@ scope_param (const NotaryAccess *access, gsize n_access)
 }
 
 static char *
-challenge_header (NotaryAuth *auth, const char *host, const NotaryAccess *access, gsize n_access, ChallengeKind kind)
+challenge_header (NotaryAuth *auth, const char *host, const NotaryAccess *access, gsize n_access,
+                  ChallengeKind kind)
 {
   GString *out = g_string_new ("Bearer realm=");
   g_autofree char *scope = scope_param (access, n_access);
@@ -1476,20 +1507,29 @@ challenge_body (const NotaryAccess *access, gsize n_access)
 }
 
 /* Split "Bearer <token>" the way the reference does: exactly one space, the
- * scheme compared case-insensitively.  NULL if there is no bearer token. */
+ * scheme compared case-insensitively.  Surrounding blanks are dropped first,
+ * as Go's header parser does before the reference sees the value, so the
+ * result does not depend on the HTTP library.  NULL if there is no bearer
+ * token. */
 static char *
 bearer_token (const char *authorization)
 {
-  const char *space;
+  const char *start, *end, *space;
 
   if (authorization == NULL)
     return NULL;
-  space = strchr (authorization, ' ');
-  if (space == NULL || strchr (space + 1, ' ') != NULL)
+  start = authorization;
+  end = authorization + strlen (authorization);
+  while (start < end && (*start == ' ' || *start == '\t'))
+    start++;
+  while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+    end--;
+  space = memchr (start, ' ', end - start);
+  if (space == NULL || memchr (space + 1, ' ', end - (space + 1)) != NULL)
     return NULL;
-  if ((gsize)(space - authorization) != strlen ("bearer") || g_ascii_strncasecmp (authorization, "bearer", 6) != 0)
+  if (space - start != 6 || g_ascii_strncasecmp (start, "bearer", 6) != 0)
     return NULL;
-  return g_strdup (space + 1);
+  return g_strndup (space + 1, end - (space + 1));
 }
 
 /* Everything but the challenge: is the request authorized, and if not, why. */

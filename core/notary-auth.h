@@ -18,8 +18,8 @@ GQuark notary_auth_error_quark (void);
 
 typedef enum
 {
-  NOTARY_AUTH_ERROR_CONFIG, /* auth.options missing, wrong type or incomplete */
-  NOTARY_AUTH_ERROR_BUNDLE, /* rootcertbundle unreadable, unparsable or empty */
+  NOTARY_AUTH_ERROR_CONFIG,        /* auth.options missing, wrong type or incomplete */
+  NOTARY_AUTH_ERROR_BUNDLE,        /* rootcertbundle unreadable, unparsable or empty */
   NOTARY_AUTH_ERROR_INVALID_TOKEN, /* internal: why a token was refused (logged) */
 } NotaryAuthError;
 

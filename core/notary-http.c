@@ -646,6 +646,42 @@ handle_metrics (Request *req)
   respond_bytes (req, 200, "text/plain; version=0.0.4; charset=utf-8", b);
 }
 
+/* ---- token authentication (server-api.md §7) ---------------------------- */
+
+/* FALSE (and a 401 written) unless the request's token grants @actions on
+ * the repository (or, with @gun NULL, catalog access). */
+static const char *const ACT_PULL[] = { "pull", NULL };
+static const char *const ACT_PUSH_PULL[] = { "push", "pull", NULL };
+static const char *const ACT_ALL[] = { "*", NULL };
+
+static gboolean
+authorize (Request *req, const char *gun, const char *const *actions)
+{
+  NotaryAuth *auth = req->srv->opts.auth;
+  SoupMessageHeaders *h;
+  NotaryAccess access;
+  g_autofree char *challenge = NULL;
+  g_autofree char *body = NULL;
+
+  if (auth == NULL)
+    return TRUE;
+  h = soup_server_message_get_request_headers (req->msg);
+  if (gun != NULL)
+    access = (NotaryAccess){ "repository", gun, actions };
+  else
+    access = (NotaryAccess){ "registry", "catalog", ACT_ALL };
+  if (notary_auth_check (auth, soup_message_headers_get_one (h, "Authorization"),
+                         soup_message_headers_get_one (h, "Host"), &access, 1, &challenge, &body))
+    return TRUE;
+  soup_message_headers_replace (soup_server_message_get_response_headers (req->msg), "WWW-Authenticate",
+                                challenge);
+  {
+    g_autoptr (GBytes) b = g_bytes_new_take (g_steal_pointer (&body), strlen (body));
+    respond_bytes (req, 401, "application/json; charset=utf-8", b);
+  }
+  return FALSE;
+}
+
 /* ---- routing ------------------------------------------------------------ */
 
 static gboolean
@@ -710,14 +746,16 @@ route (Request *req, const char *path, GHashTable *query)
   if (g_str_equal (path, "/v2/") && method_is (req, "GET"))
     {
       g_autoptr (GBytes) b = g_bytes_new_static ("{}", 2);
-      return respond_bytes (req, 200, "application/json", b);
+      /* with token auth the ping answers 401 + challenge: the client's
+       * cue to fetch a token */
+      return authorize (req, NULL, NULL) ? respond_bytes (req, 200, "application/json", b) : (void) 0;
     }
   if (g_str_has_prefix (path, "/v2/"))
     {
       if (method_is (req, "POST") && match (srv->re_update, path, &mi, &req->gun))
         {
           req->op = OP_UPDATE_TUF;
-          return check_gun (req, TRUE) ? handle_update (req) : (void) 0;
+          return check_gun (req, TRUE) && authorize (req, req->gun, ACT_PUSH_PULL) ? handle_update (req) : (void) 0;
         }
       if (method_is (req, "GET") && match (srv->re_by_hash, path, &mi, &req->gun))
         req->op = OP_GET_ROLE_BY_HASH;
@@ -726,26 +764,30 @@ route (Request *req, const char *path, GHashTable *query)
       else if (method_is (req, "GET") && match (srv->re_role, path, &mi, &req->gun))
         req->op = OP_GET_ROLE;
       if (req->op != OP_NONE)
-        return check_gun (req, FALSE) ? handle_get (req, mi) : (void) 0;
+        return check_gun (req, FALSE) && authorize (req, req->gun, ACT_PULL) ? handle_get (req, mi) : (void) 0;
       if ((method_is (req, "GET") || method_is (req, "POST")) && match (srv->re_key, path, &mi, &req->gun))
         {
           req->op = method_is (req, "GET") ? OP_GET_KEY : OP_ROTATE_KEY;
-          return check_gun (req, FALSE) ? handle_key (req, mi) : (void) 0;
+          return check_gun (req, FALSE)
+                         && authorize (req, req->gun, req->op == OP_GET_KEY ? ACT_PUSH_PULL : ACT_ALL)
+                     ? handle_key (req, mi)
+                     : (void) 0;
         }
       if (method_is (req, "DELETE") && match (srv->re_update, path, &mi, &req->gun))
         {
           req->op = OP_DELETE_TUF;
-          return check_gun (req, FALSE) ? handle_delete (req) : (void) 0;
+          return check_gun (req, FALSE) && authorize (req, req->gun, ACT_ALL) ? handle_delete (req) : (void) 0;
         }
       if (method_is (req, "GET") && match (srv->re_changefeed_gun, path, &mi, &req->gun))
         {
           req->op = OP_CHANGEFEED;
-          return check_gun (req, FALSE) ? handle_changefeed (req, query) : (void) 0;
+          return check_gun (req, FALSE) && authorize (req, req->gun, ACT_PULL) ? handle_changefeed (req, query)
+                                                                                : (void) 0;
         }
       if (method_is (req, "GET") && g_str_equal (path, "/v2/_trust/changefeed"))
         {
           req->op = OP_CHANGEFEED;
-          return handle_changefeed (req, query);
+          return authorize (req, NULL, NULL) ? handle_changefeed (req, query) : (void) 0;
         }
     }
   if (method_is (req, "GET") && g_str_equal (path, "/_notary_server/health"))
@@ -756,7 +798,7 @@ route (Request *req, const char *path, GHashTable *query)
   /* catch-all */
   if (method_is (req, "GET") || method_is (req, "POST") || method_is (req, "PUT") || method_is (req, "HEAD")
       || method_is (req, "DELETE"))
-    return respond_error (req, NOTARY_HTTP_METADATA_NOT_FOUND, NULL);
+    return authorize (req, NULL, NULL) ? respond_error (req, NOTARY_HTTP_METADATA_NOT_FOUND, NULL) : (void) 0;
   respond_empty (req, 405);
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include "notary-auth.h"
 #include "notary-repo.h"
 
 G_BEGIN_DECLS
@@ -24,6 +25,7 @@ typedef struct
   GTlsCertificate *tls_certificate; /* NULL = plain HTTP */
   GTlsDatabase *client_ca;          /* NULL = no client certs */
   guint workers;                    /* >= 1 */
+  NotaryAuth *auth;                 /* NULL = no authentication (borrowed) */
 } NotaryHttpOptions;
 
 typedef struct _NotaryHttpServer NotaryHttpServer;

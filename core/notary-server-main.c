@@ -233,6 +233,7 @@ main (int argc, char **argv)
   g_autoptr (GTlsCertificate) cert = NULL;
   g_autoptr (GTlsDatabase) client_ca = NULL;
   g_autoptr (GMainLoop) loop = NULL;
+  g_autoptr (NotaryAuth) auth = NULL;
   g_autofree char *msg = NULL;
   NotaryHttpOptions opts = { 0 };
   SignalCtx sig;
@@ -345,7 +346,16 @@ main (int argc, char **argv)
       notary_log (NOTARY_LOG_INFO, "Enabling TLS", NULL);
     }
 
+  /* Checked after the TLS files, as the reference does. */
+  auth = notary_auth_new_from_config (notary_config_get_object (config->config, "auth"), config->config->dir,
+                                      &error);
+  if (auth == NULL && error != NULL)
+    fatal (error->message);
+  if (auth != NULL)
+    notary_log (NOTARY_LOG_INFO, "Using token authentication", NULL);
+
   opts.repo = repo;
+  opts.auth = auth;
   opts.max_age_current = config->max_age_current;
   opts.max_age_consistent = config->max_age_consistent;
   opts.gun_prefixes = (const char *const *) config->gun_prefixes;

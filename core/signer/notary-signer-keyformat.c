@@ -81,7 +81,7 @@ notary_signer_key_to_raw (NotaryPrivateKey *key, GError **error)
   const char *alg = notary_private_key_get_algorithm (key);
   gboolean ecdsa = g_str_equal (alg, "ecdsa");
   GBytes *pkcs8;
-  g_autoptr (gnutls_privkey_t) priv = NULL;
+  g_auto (gnutls_privkey_t) priv = NULL;
   g_auto (gnutls_datum_t) x = { NULL, 0 };
   g_auto (gnutls_datum_t) y = { NULL, 0 };
   g_auto (gnutls_datum_t) k = { NULL, 0 };
@@ -152,8 +152,8 @@ notary_signer_key_to_raw (NotaryPrivateKey *key, GError **error)
 static NotaryPrivateKey *
 ecdsa_from_sec1 (GBytes *raw, GError **error)
 {
-  g_autoptr (gnutls_x509_privkey_t) x509 = NULL;
-  g_autoptr (gnutls_privkey_t) probe = NULL;
+  g_auto (gnutls_x509_privkey_t) x509 = NULL;
+  g_auto (gnutls_privkey_t) probe = NULL;
   gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
   g_auto (gnutls_datum_t) pkcs8 = { NULL, 0 };
   g_autoptr (GBytes) pkcs8_bytes = NULL;

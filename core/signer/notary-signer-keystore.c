@@ -1,9 +1,15 @@
-/* notary-signer-keystore.c — the memory key store (signer-storage.md §7).
+/* notary-signer-keystore.c — the memory key store (signer-storage.md §7)
+ * and choosing a store from the config.
  *
- * Every CreateKey makes a new key (no pending-key reuse), kept by key ID
- * with the role and GUN it was made for; everything is gone on restart.
+ * Memory: every CreateKey makes a new key (no pending-key reuse), kept by
+ * key ID with the role and GUN it was made for; everything is gone on
+ * restart.
  */
 #include "notary-signer-keystore.h"
+
+#include <string.h>
+
+#include "storage-mysql-dsn.h"
 
 G_DEFINE_QUARK (notary-keystore-error-quark, notary_keystore_error)
 
@@ -31,7 +37,7 @@ memory_entry_free (gpointer data)
   g_free (e);
 }
 
-static NotaryPrivateKey *
+static NotaryKey *
 memory_create_key (NotarySignerKeyStore *self, const char *gun, const char *role, const char *algorithm,
                    GError **error)
 {
@@ -50,7 +56,7 @@ memory_create_key (NotarySignerKeyStore *self, const char *gun, const char *role
   g_mutex_lock (&store->lock);
   g_hash_table_replace (store->keys, g_strdup (id), e);
   g_mutex_unlock (&store->lock);
-  return g_steal_pointer (&key);
+  return notary_key_ref (notary_private_key_get_public (key));
 }
 
 static NotaryPrivateKey *
@@ -112,4 +118,90 @@ notary_signer_keystore_free (NotarySignerKeyStore *store)
 {
   if (store != NULL)
     store->klass->free (store);
+}
+
+/* ---- from the config ---------------------------------------------------- */
+
+static gpointer
+throw_config (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+static gpointer
+throw_config (GError **error, const char *fmt, ...)
+{
+  va_list ap;
+  g_autofree char *msg = NULL;
+
+  va_start (ap, fmt);
+  msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error_literal (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_CONFIG, msg);
+  return NULL;
+}
+
+NotarySignerKeyStore *
+notary_signer_keystore_open (NotaryConfig *config, char **envp, GError **error)
+{
+  g_autofree char *backend = notary_config_dup_string (config, "storage.backend");
+  g_autofree char *db_url = NULL;
+  g_autofree char *alias = NULL;
+  g_autofree char *passphrase = NULL;
+  g_autofree char *variable = NULL;
+  g_autoptr (GError) local = NULL;
+  NotarySignerKeyStore *store;
+
+  if (g_strcmp0 (backend, "memory") == 0)
+    return notary_signer_memory_store_new ();
+  if (g_strcmp0 (backend, "mysql") != 0 && g_strcmp0 (backend, "postgres") != 0
+      && g_strcmp0 (backend, "sqlite3") != 0 && g_strcmp0 (backend, "rethinkdb") != 0)
+    return throw_config (error, "%s is not an allowed backend, must be one of: [memory mysql sqlite3 rethinkdb postgres]",
+                         backend != NULL ? backend : "");
+
+  db_url = notary_config_dup_string (config, "storage.db_url");
+  if (g_strcmp0 (backend, "rethinkdb") != 0 && (db_url == NULL || db_url[0] == '\0'))
+    return throw_config (error, "must provide a non-empty database source for %s", backend);
+
+  alias = notary_config_dup_string (config, "storage.default_alias");
+  if (alias == NULL || alias[0] == '\0')
+    {
+      /* Backwards compatibility: top-level key / NOTARY_SIGNER_DEFAULT_ALIAS. */
+      g_free (alias);
+      alias = notary_config_dup_string (config, "default_alias");
+    }
+  if (g_strcmp0 (backend, "mysql") != 0)
+    {
+      if (alias == NULL || alias[0] == '\0')
+        return throw_config (error, "must provide a default alias for the key DB");
+      return throw_config (error, "%s is not supported by this notary-signer build (only memory and mysql are)",
+                           backend);
+    }
+
+  /* The reference parses the DSN before looking at the alias. */
+  {
+    g_autoptr (NotaryMysqlDsn) dsn = notary_mysql_dsn_parse (db_url, NULL);
+    if (dsn == NULL)
+      return throw_config (error, "failed to parse the database source for mysql");
+  }
+  if (alias == NULL || alias[0] == '\0')
+    return throw_config (error, "must provide a default alias for the key DB");
+
+  /* Ours: the reference only notices at the first CreateKey. */
+  passphrase = notary_signer_passphrase_lookup (envp, alias, NULL);
+  if (passphrase == NULL)
+    {
+      variable = notary_signer_passphrase_variable (alias);
+      return throw_config (error,
+                           "expected env variable to not be empty: %s (set %s to the passphrase that encrypts new "
+                           "keys)",
+                           alias, variable);
+    }
+  memset (passphrase, 0, strlen (passphrase));
+
+  store = notary_signer_mysql_store_new (db_url, alias, envp, &local);
+  if (store == NULL)
+    {
+      g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_UNAVAILABLE,
+                   "failed to create a new keydbstore: %s", local->message);
+      return NULL;
+    }
+  return store;
 }

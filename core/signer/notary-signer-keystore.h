@@ -9,6 +9,7 @@
 
 #include <glib.h>
 
+#include "notary-config.h"
 #include "notary-keys.h"
 
 G_BEGIN_DECLS
@@ -20,6 +21,10 @@ typedef enum
 {
   NOTARY_KEYSTORE_ERROR_NOT_FOUND,
   NOTARY_KEYSTORE_ERROR_FAILED,
+  NOTARY_KEYSTORE_ERROR_PASSPHRASE,  /* NOTARY_SIGNER_<ALIAS> unset or empty */
+  NOTARY_KEYSTORE_ERROR_UNAVAILABLE, /* the database cannot be reached */
+  NOTARY_KEYSTORE_ERROR_EXISTS,      /* duplicate key ID */
+  NOTARY_KEYSTORE_ERROR_CONFIG,      /* storage.* configuration rejected */
 } NotaryKeystoreError;
 
 typedef struct _NotarySignerKeyStore NotarySignerKeyStore;
@@ -29,9 +34,10 @@ typedef struct
   const char *name; /* "memory", "mysql" */
   /* Generate (or, for SQL, reuse a pending) key for (gun, role).
    * @algorithm is "ecdsa" or "ed25519" (checked by the caller).
-   * \return (transfer full). */
-  NotaryPrivateKey *(*create_key) (NotarySignerKeyStore *self, const char *gun, const char *role,
-                                   const char *algorithm, GError **error);
+   * \return (transfer full) its public key: a pending key is answered
+   * without decrypting it, as the reference does. */
+  NotaryKey *(*create_key) (NotarySignerKeyStore *self, const char *gun, const char *role, const char *algorithm,
+                            GError **error);
   /* \return (transfer full) the key and, in @out_role, the role it was
    * created for; NOT_FOUND when absent (any failure may be NOT_FOUND). */
   NotaryPrivateKey *(*get_key) (NotarySignerKeyStore *self, const char *key_id, char **out_role,
@@ -52,6 +58,26 @@ struct _NotarySignerKeyStore
 
 /* The `memory` backend: keys live in this process only. */
 NotarySignerKeyStore *notary_signer_memory_store_new (void);
+
+/* The `mysql` backend (signer-storage.md; notary-signer-keystore-mysql.c).
+ * @db_url: go-sql-driver DSN; @default_alias: alias for new keys; @envp:
+ * where passphrases are looked up (copied).  Connects before returning:
+ * UNAVAILABLE when the database cannot be reached. */
+NotarySignerKeyStore *notary_signer_mysql_store_new (const char *db_url, const char *default_alias, char **envp,
+                                                     GError **error);
+
+/* "NOTARY_SIGNER_" + @alias upper-cased, '.' → '_'.  (transfer full) */
+char *notary_signer_passphrase_variable (const char *alias);
+/* The passphrase for @alias from @envp; PASSPHRASE error
+ * "expected env variable to not be empty: <alias>" when unset or empty. */
+char *notary_signer_passphrase_lookup (char **envp, const char *alias, GError **error);
+
+/* The store `storage.*` of @config asks for, with the reference's checks
+ * in its order and its texts (config-and-ops.md §3): backend allowed →
+ * db_url present and parsable → default alias → (ours) its passphrase
+ * set → connect ("failed to create a new keydbstore: …").  CONFIG or
+ * UNAVAILABLE errors carry the full message. */
+NotarySignerKeyStore *notary_signer_keystore_open (NotaryConfig *config, char **envp, GError **error);
 
 void notary_signer_keystore_free (NotarySignerKeyStore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NotarySignerKeyStore, notary_signer_keystore_free)

@@ -3,7 +3,9 @@
  *
  * Start-up follows the reference's order so the first failure reported
  * is the same one: -version → anti-dump → version line → config →
- * logging.level → TLS → grpc_addr → backend → listen → serve.  Any
+ * logging.level → TLS → grpc_addr → backend → db_url → default alias →
+ * (ours) its passphrase → DB connect → listen → serve.  With -debug the
+ * plain-HTTP debug server on localhost:8080 starts before all of that.  Any
  * failure is one fatal log line and exit status 1; nothing is left
  * listening.  The gRPC server runs on its own threads; the main thread
  * only runs a GMainLoop for signals.
@@ -22,8 +24,15 @@
 #include "notary-config.h"
 #include "notary-grpc.h"
 #include "notary-log.h"
+#include "notary-signer-debug.h"
 #include "notary-signer-keystore.h"
 #include "notary-signer-service.h"
+
+/* The reference's fixed debug address (config-and-ops.md §4, §7). */
+#define DEBUG_PORT 8080
+#define DEBUG_ADDR "localhost:8080"
+/* Its "DB operational" period. */
+#define DB_CHECK_INTERVAL_MS (60 * 1000)
 
 typedef struct
 {
@@ -216,30 +225,6 @@ on_usr2 (gpointer data)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SignerFlags, signer_flags_clear)
 
-static NotarySignerKeyStore *
-open_key_store (NotaryConfig *config)
-{
-  g_autofree char *backend = notary_config_dup_string (config, "storage.backend");
-
-  if (g_strcmp0 (backend, "memory") == 0)
-    return notary_signer_memory_store_new ();
-  if (g_strcmp0 (backend, "mysql") == 0 || g_strcmp0 (backend, "postgres") == 0
-      || g_strcmp0 (backend, "sqlite3") == 0 || g_strcmp0 (backend, "rethinkdb") == 0)
-    {
-      g_autofree char *alias = notary_config_dup_string (config, "storage.default_alias");
-      if (alias == NULL || alias[0] == '\0')
-        {
-          g_free (alias);
-          alias = notary_config_dup_string (config, "default_alias");
-        }
-      if (alias == NULL || alias[0] == '\0')
-        fatal ("must provide a default alias for the key DB");
-      fatalf ("%s is not supported by this notary-signer build (only memory is)", backend);
-    }
-  fatalf ("%s is not an allowed backend, must be one of: [memory mysql sqlite3 rethinkdb postgres]",
-          backend != NULL ? backend : "");
-}
-
 int
 main (int argc, char **argv)
 {
@@ -250,6 +235,7 @@ main (int argc, char **argv)
   g_autoptr (NotaryGrpcServer) server = NULL;
   g_autoptr (NotarySignerKeyStore) store = NULL;
   g_autoptr (NotarySignerService) service = NULL;
+  g_autoptr (NotarySignerDebug) debug = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   g_autofree char *level_str = NULL;
   g_autofree char *cert = NULL;
@@ -292,7 +278,15 @@ main (int argc, char **argv)
   logger = notary_logger_new (format, NOTARY_LOG_INFO, 2);
   notary_logger_install (logger);
 
-  if (!flags.debug)
+  if (flags.debug)
+    {
+      /* Started first, as the reference's goroutine is. */
+      debug = notary_signer_debug_new (argv);
+      if (!notary_signer_debug_listen (debug, DEBUG_PORT, &error))
+        fatalf ("error listening on debug interface: %s", error->message);
+      notary_log (NOTARY_LOG_INFO, "Debug server listening on " DEBUG_ADDR, NULL);
+    }
+  else
     protect_memory ();
 
   {
@@ -324,8 +318,12 @@ main (int argc, char **argv)
   if (grpc_addr == NULL || grpc_addr[0] == '\0')
     fatal ("grpc listen address required for server");
 
-  store = open_key_store (config);
+  store = notary_signer_keystore_open (config, envp, &error);
+  if (store == NULL)
+    fatal (error->message);
   notary_signer_service_set_store (service, store);
+  if (debug != NULL)
+    notary_signer_debug_watch_store (debug, store, DB_CHECK_INTERVAL_MS);
 
   if (!notary_grpc_server_start (server, grpc_addr, NULL, &error))
     fatalf ("grpc server failed to listen on %s: %s", grpc_addr, error->message);

@@ -47,9 +47,8 @@ typedef struct
 } KeyInfoStorage;
 
 static Proto__KeyInfo *
-fill_key_info (KeyInfoStorage *s, NotaryPrivateKey *key)
+fill_key_info_public (KeyInfoStorage *s, NotaryKey *pub)
 {
-  NotaryKey *pub = notary_private_key_get_public (key);
   proto__key_info__init (&s->info);
   proto__key_id__init (&s->id);
   proto__algorithm__init (&s->alg);
@@ -60,19 +59,31 @@ fill_key_info (KeyInfoStorage *s, NotaryPrivateKey *key)
   return &s->info;
 }
 
+static Proto__KeyInfo *
+fill_key_info (KeyInfoStorage *s, NotaryPrivateKey *key)
+{
+  return fill_key_info_public (s, notary_private_key_get_public (key));
+}
+
+static void
+set_public_bytes_public (ProtobufCBinaryData *out, NotaryKey *pub)
+{
+  gsize len = 0;
+  out->data = (guint8 *) g_bytes_get_data (notary_key_get_public (pub), &len);
+  out->len = len;
+}
+
 static void
 set_public_bytes (ProtobufCBinaryData *out, NotaryPrivateKey *key)
 {
-  gsize len = 0;
-  out->data = (guint8 *) g_bytes_get_data (notary_key_get_public (notary_private_key_get_public (key)), &len);
-  out->len = len;
+  set_public_bytes_public (out, notary_private_key_get_public (key));
 }
 
 static GBytes *
 handle_create_key (NotarySignerService *self, GBytes *request, GError **error)
 {
   g_autoptr (GError) local = NULL;
-  g_autoptr (NotaryPrivateKey) key = NULL;
+  g_autoptr (NotaryKey) key = NULL;
   Proto__CreateKeyRequest *req;
   Proto__PublicKey reply = PROTO__PUBLIC_KEY__INIT;
   KeyInfoStorage info;
@@ -98,8 +109,8 @@ handle_create_key (NotarySignerService *self, GBytes *request, GError **error)
       g_set_error_literal (error, NOTARY_GRPC_ERROR, NOTARY_GRPC_STATUS_INTERNAL, "Key creation failed");
       return NULL;
     }
-  reply.keyinfo = fill_key_info (&info, key);
-  set_public_bytes (&reply.publickey, key);
+  reply.keyinfo = fill_key_info_public (&info, key);
+  set_public_bytes_public (&reply.publickey, key);
   out = notary_grpc_pack (&reply.base);
   notary_log (NOTARY_LOG_INFO, "CreateKey: Created KeyID", "keyID", info.id.id, NULL);
   return out;

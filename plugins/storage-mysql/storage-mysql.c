@@ -18,6 +18,15 @@
  * Writes: update_many runs its pre-checks, then every insert in one
  * transaction; the unique key `gun` (gun, role, version) is what really
  * decides races (errors 1062/1022 → OLD_VERSION).
+ *
+ * Case: the reference schema stores gun and role as utf8_general_ci, so
+ * plain `gun = ?` would let `Foo/x` read, and delete, the rows of `foo/x`
+ * (and ignore trailing spaces).  Every lookup and delete therefore matches
+ * gun and role exactly as well (`gun = ? AND BINARY gun = ?`: the first
+ * half keeps the unique index usable, the second makes it exact).  Inserts
+ * cannot be made exact without changing the shared schema: creating `Foo/x`
+ * next to an existing `foo/x` collides on the unique key at version 1 and
+ * fails with OLD_VERSION (400 VERSION), which stores nothing.
  */
 #include <notary/storage-backend.h>
 
@@ -48,31 +57,34 @@ typedef enum
 } StmtId;
 
 #define CHANGE_COLUMNS "id, UNIX_TIMESTAMP(created_at), gun, version, sha256, category"
+/* Exact (case- and space-sensitive) match on a utf8_general_ci column; it
+ * takes the value twice, see bind_exact(). */
+#define EXACT(col) col " = ? AND BINARY " col " = ?"
 
 static const char *const stmt_sql[N_STMTS] = {
-  [STMT_EXISTS] = "SELECT 1 FROM tuf_files WHERE gun = ? AND role = ? AND version >= ? "
+  [STMT_EXISTS] = "SELECT 1 FROM tuf_files WHERE " EXACT ("gun") " AND " EXACT ("role") " AND version >= ? "
                   "AND deleted_at IS NULL LIMIT 1",
   [STMT_INSERT_FILE] = "INSERT INTO tuf_files (created_at, updated_at, deleted_at, gun, role, "
                        "version, data, sha256) VALUES (NOW(), NOW(), NULL, ?, ?, ?, ?, ?)",
   [STMT_INSERT_CHANGE] = "INSERT INTO changefeed (created_at, gun, version, sha256, category) "
                          "VALUES (NOW(), ?, ?, ?, ?)",
   [STMT_GET_LATEST] = "SELECT UNIX_TIMESTAMP(updated_at), version, data FROM tuf_files "
-                      "WHERE gun = ? AND role = ? AND deleted_at IS NULL "
+                      "WHERE " EXACT ("gun") " AND " EXACT ("role") " AND deleted_at IS NULL "
                       "ORDER BY version DESC LIMIT 1",
   [STMT_GET_CHECKSUM] = "SELECT UNIX_TIMESTAMP(created_at), version, data FROM tuf_files "
-                        "WHERE gun = ? AND role = ? AND sha256 = ? AND deleted_at IS NULL "
-                        "LIMIT 1",
+                        "WHERE " EXACT ("gun") " AND " EXACT ("role") " AND sha256 = ? "
+                        "AND deleted_at IS NULL LIMIT 1",
   [STMT_GET_VERSION] = "SELECT UNIX_TIMESTAMP(created_at), version, data FROM tuf_files "
-                       "WHERE gun = ? AND role = ? AND version = ? AND deleted_at IS NULL "
-                       "LIMIT 1",
-  [STMT_DELETE_GUN] = "DELETE FROM tuf_files WHERE gun = ?",
+                       "WHERE " EXACT ("gun") " AND " EXACT ("role") " AND version = ? "
+                       "AND deleted_at IS NULL LIMIT 1",
+  [STMT_DELETE_GUN] = "DELETE FROM tuf_files WHERE " EXACT ("gun"),
   [STMT_CHANGES_FWD] = "SELECT " CHANGE_COLUMNS " FROM changefeed WHERE id > ? "
                        "ORDER BY id ASC LIMIT ?",
-  [STMT_CHANGES_FWD_GUN] = "SELECT " CHANGE_COLUMNS " FROM changefeed WHERE gun = ? AND id > ? "
+  [STMT_CHANGES_FWD_GUN] = "SELECT " CHANGE_COLUMNS " FROM changefeed WHERE " EXACT ("gun") " AND id > ? "
                            "ORDER BY id ASC LIMIT ?",
   [STMT_CHANGES_REV] = "SELECT " CHANGE_COLUMNS " FROM changefeed WHERE id < ? "
                        "ORDER BY id DESC LIMIT ?",
-  [STMT_CHANGES_REV_GUN] = "SELECT " CHANGE_COLUMNS " FROM changefeed WHERE gun = ? AND id < ? "
+  [STMT_CHANGES_REV_GUN] = "SELECT " CHANGE_COLUMNS " FROM changefeed WHERE " EXACT ("gun") " AND id < ? "
                            "ORDER BY id DESC LIMIT ?",
   /* Fails with ER_NO_SUCH_TABLE when the schema is missing. */
   [STMT_HEALTH] = "SELECT 1 FROM tuf_files LIMIT 1",
@@ -420,6 +432,15 @@ bind_str (MYSQL_BIND *b, const char *s, unsigned long *len)
   b->length = len;
 }
 
+/* Binds @s to the two placeholders of an EXACT() condition.  \return 2. */
+static guint
+bind_exact (MYSQL_BIND *b, const char *s, unsigned long *len)
+{
+  bind_str (&b[0], s, len);
+  bind_str (&b[1], s, len);
+  return 2;
+}
+
 static void
 bind_i64 (MYSQL_BIND *b, gint64 *v)
 {
@@ -554,15 +575,15 @@ static gboolean
 check_min_version (NotaryStorage *self, Conn *c, const char *gun, const char *role, gint64 min,
                    GError **error)
 {
-  MYSQL_BIND p[3];
+  MYSQL_BIND p[5];
   unsigned long l_gun, l_role;
   MYSQL_STMT *stmt;
   my_ulonglong rows;
 
   memset (p, 0, sizeof p);
-  bind_str (&p[0], gun, &l_gun);
-  bind_str (&p[1], role, &l_role);
-  bind_i64 (&p[2], &min);
+  bind_exact (&p[0], gun, &l_gun);
+  bind_exact (&p[2], role, &l_role);
+  bind_i64 (&p[4], &min);
   stmt = stmt_run (self, c, STMT_EXISTS, p, error);
   if (stmt == NULL)
     return FALSE;
@@ -694,17 +715,17 @@ static gboolean
 get_op (NotaryStorage *self, Conn *c, gpointer data, GError **error)
 {
   GetArgs *a = data;
-  MYSQL_BIND p[3];
+  MYSQL_BIND p[5];
   unsigned long l_gun, l_role, l_sha;
   MYSQL_STMT *stmt;
 
   memset (p, 0, sizeof p);
-  bind_str (&p[0], a->gun, &l_gun);
-  bind_str (&p[1], a->role, &l_role);
+  bind_exact (&p[0], a->gun, &l_gun);
+  bind_exact (&p[2], a->role, &l_role);
   if (a->id == STMT_GET_CHECKSUM)
-    bind_str (&p[2], a->sha256, &l_sha);
+    bind_str (&p[4], a->sha256, &l_sha);
   else if (a->id == STMT_GET_VERSION)
-    bind_i64 (&p[2], &a->version);
+    bind_i64 (&p[4], &a->version);
   stmt = stmt_run (self, c, a->id, p, error);
   if (stmt == NULL)
     return FALSE;
@@ -755,14 +776,14 @@ static gboolean
 delete_op (NotaryStorage *self, Conn *c, gpointer data, GError **error)
 {
   const char *gun = data;
-  MYSQL_BIND p[1];
+  MYSQL_BIND p[2];
   unsigned long l_gun;
   MYSQL_STMT *stmt;
 
   if (!conn_query (self, c, "START TRANSACTION", error))
     return FALSE;
   memset (p, 0, sizeof p);
-  bind_str (&p[0], gun, &l_gun);
+  bind_exact (&p[0], gun, &l_gun);
   stmt = stmt_run (self, c, STMT_DELETE_GUN, p, error);
   if (stmt == NULL
       || (mysql_stmt_affected_rows (stmt) > 0 && !insert_change (self, c, gun, 0, "", "deletion", error)))
@@ -804,7 +825,7 @@ static gboolean
 changes_op (NotaryStorage *self, Conn *c, gpointer data, GError **error)
 {
   ChangesArgs *a = data;
-  MYSQL_BIND p[3], res[6];
+  MYSQL_BIND p[4], res[6];
   unsigned long l_gun, len_gun = 0, len_sha = 0, len_cat = 0;
   gint64 bound, id = 0, ts = 0, version = 0;
   my_bool ts_null = 0, sha_null = 0;
@@ -818,7 +839,7 @@ changes_op (NotaryStorage *self, Conn *c, gpointer data, GError **error)
   bound = a->reversed && a->change_id <= 0 ? G_MAXINT64 : a->change_id;
   memset (p, 0, sizeof p);
   if (a->gun != NULL)
-    bind_str (&p[n++], a->gun, &l_gun);
+    n += bind_exact (&p[n], a->gun, &l_gun);
   bind_i64 (&p[n++], &bound);
   bind_i64 (&p[n++], &a->records);
   if (a->reversed)

@@ -193,11 +193,12 @@ check "our server serves $GUN_R to a fresh client: list + verify + delegations" 
   read_repo R_VIA_OURS "$GUN_R" r1 r2 r3
 
 step_bytes_r() {
-  local sn tv
+  local sn tv sv
   sn=$(snapshot_hash_of "$GUN_R" targets) || return 1
-  tv=$(first_version "$GUN_R" targets) || return 1
+  tv=$(first_version "$GUN_R" targets) && sv=$(first_version "$GUN_R" snapshot) || return 1
+  echo "oldest targets version $tv, oldest snapshot version $sv"
   same_bytes "$GUN_R" root.json targets.json snapshot.json timestamp.json \
-    targets/releases.json 1.root.json 1.snapshot.json "$tv.targets.json" "targets.$sn.json"
+    targets/releases.json 1.root.json "$sv.snapshot.json" "$tv.targets.json" "targets.$sn.json"
 }
 check "both servers serve $GUN_R's metadata byte for byte (current, by version, by hash)" step_bytes_r
 
@@ -219,11 +220,12 @@ check "reference server serves $GUN_O to a fresh client: list + verify + delegat
   read_repo O_VIA_REF "$GUN_O" o1 o2 o3
 
 step_bytes_o() {
-  local sn tv
+  local sn tv sv
   sn=$(snapshot_hash_of "$GUN_O" targets) || return 1
-  tv=$(first_version "$GUN_O" targets) || return 1
+  tv=$(first_version "$GUN_O" targets) && sv=$(first_version "$GUN_O" snapshot) || return 1
+  echo "oldest targets version $tv, oldest snapshot version $sv"
   same_bytes "$GUN_O" root.json targets.json snapshot.json timestamp.json \
-    targets/releases.json 1.root.json 1.snapshot.json "$tv.targets.json" "targets.$sn.json"
+    targets/releases.json 1.root.json "$sv.snapshot.json" "$tv.targets.json" "targets.$sn.json"
 }
 check "both servers serve $GUN_O's metadata byte for byte (current, by version, by hash)" step_bytes_o
 

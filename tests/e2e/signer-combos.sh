@@ -98,10 +98,20 @@ run_combo() {
     signer_log_diag 15
   fi
 
-  if grep -q "$created_re" "$NOTARY_SIGNER_LOG" && grep -q "$signed_re" "$NOTARY_SIGNER_LOG"; then
-    ok "$name: signer created and signed the server-managed keys ($(grep -c "$signed_re" "$NOTARY_SIGNER_LOG") signatures)"
+  local rows="" keys_ok=1
+  grep -q "$created_re" "$NOTARY_SIGNER_LOG" && grep -q "$signed_re" "$NOTARY_SIGNER_LOG" || keys_ok=0
+  if [[ $backend == mysql ]]; then
+    # The keys must really be in the database, not only in the process.
+    rows=$(_mariadb_client "$MARIADB_DIR" -N -e \
+      "SELECT COUNT(*) FROM notarysigner.private_keys WHERE gun LIKE 'example.com/e2e/%'" 2>&1)
+    [[ $rows =~ ^[0-9]+$ ]] && ((rows > 0)) || keys_ok=0
+    rows=", $rows key rows in notarysigner.private_keys"
+  fi
+  if ((keys_ok)); then
+    ok "$name: signer created and signed the server-managed keys ($(grep -c "$signed_re" "$NOTARY_SIGNER_LOG") signatures$rows)"
   else
     not_ok "$name: signer created and signed the server-managed keys"
+    diag "${rows#, }"
     signer_log_diag 15
   fi
 
@@ -169,7 +179,7 @@ else
       run_combo "${c%%|*}" "$OUR_SERVER" "${c#*|}" mysql
     done
   fi
-  mariadb_stop "$T/mariadb"
+  mariadb_stop_registered "$T/mariadb"
 fi
 
 done_testing

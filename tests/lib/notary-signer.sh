@@ -33,6 +33,10 @@
 #   signer_log_clean           no sanitizer / GLib-CRITICAL report in the log
 #   signer_log_diag [N]        last N lines of the signer log as TAP diagnostics
 #   port_open PORT             true if 127.0.0.1:PORT accepts a TCP connection
+#   e2e_forget_pid PID         drop a reaped PID from the exit trap's list
+#   start_server_unhealthy CONFIG LOG PORT
+#                              start_notary_server that waits for /v2/ only
+#   health_wait CODE TEXT SECS poll the server's health until CODE + TEXT
 #
 # Environment:
 #   NOTARY_BUILD_ROOT     our build tree (meson sets it)
@@ -145,9 +149,16 @@ _signer_reap() {
   wait "$pid" 2>/dev/null
   NOTARY_SIGNER_EXIT=$?
   NOTARY_SIGNER_PID=
+  e2e_forget_pid "$pid"
+}
+
+# e2e_forget_pid PID: drop a reaped PID from the exit trap's list.
+e2e_forget_pid() {
+  local i
   for i in "${!E2E_PIDS[@]}"; do
-    [[ ${E2E_PIDS[$i]} == "$pid" ]] && unset 'E2E_PIDS[i]'
+    [[ ${E2E_PIDS[$i]} == "$1" ]] && unset 'E2E_PIDS[i]'
   done
+  return 0
 }
 
 stop_notary_signer() {
@@ -186,6 +197,8 @@ signer_log_diag() {
 #
 #   signer_mysql_available     true once data/signer-mysql.sql exists (the
 #                              signer's MySQL key store has landed)
+#   mariadb_register_cleanup   put mariadbd's PID on the exit trap's list
+#   mariadb_stop_registered DIR  stop it and take it off the list again
 #   signer_mysql_load          load data/signer-mysql.sql (and
 #                              data/signer-mysql-user.sql when present) into
 #                              the MariaDB that tests/lib/mariadb.sh's
@@ -225,4 +238,61 @@ SQL
 # aborted script does not leave it running.
 mariadb_register_cleanup() {
   [[ -f ${MARIADB_DIR:-}/mariadbd.pid ]] && E2E_PIDS+=("$(cat "$MARIADB_DIR/mariadbd.pid")")
+}
+
+# mariadb_stop_registered DIR: mariadb_stop, and forget its PID again.
+mariadb_stop_registered() {
+  local pid=""
+  [[ -f $1/mariadbd.pid ]] && pid=$(cat "$1/mariadbd.pid")
+  mariadb_stop "$1"
+  [[ -z $pid ]] || e2e_forget_pid "$pid"
+}
+
+# start_server_unhealthy CONFIG LOGFILE PORT: like start_notary_server
+# (same globals, same exit trap), but ready as soon as GET /v2/ answers
+# 200: for servers whose signer is meant to be unreachable or to refuse
+# them, so /_notary_server/health will not turn 200.
+start_server_unhealthy() {
+  local config=$1 log=$2 port=$3 deadline
+  NOTARY_SERVER_PORT=$port
+  NOTARY_SERVER_LOG=$log
+  (cd "$E2E_TMP" && exec "$NOTARY_SERVER_BIN" -config="$config") >"$log" 2>&1 &
+  NOTARY_SERVER_PID=$!
+  E2E_PIDS+=("$NOTARY_SERVER_PID")
+  deadline=$((SECONDS + E2E_START_TIMEOUT))
+  while ((SECONDS <= deadline)); do
+    if ! kill -0 "$NOTARY_SERVER_PID" 2>/dev/null; then
+      echo "# notary-server exited during start-up" >&2
+      return 1
+    fi
+    if curl -fsS --max-time 2 --cacert "$ROOT_CA" "https://127.0.0.1:$port/v2/" >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "# notary-server did not answer /v2/ after ${E2E_START_TIMEOUT}s" >&2
+  return 1
+}
+
+# health_wait CODE TEXT SECONDS: poll /_notary_server/health of the current
+# server until it answers HTTP CODE with TEXT in the body (bounded); prints
+# the last answer.  The reference checks its signer every 10 s, ours more
+# often, so callers allow a little over 10 s.
+health_wait() {
+  local want=$1 text=$2 limit=$3 deadline code body
+  deadline=$((SECONDS + limit))
+  while :; do
+    body=$(curl -sS --max-time 5 --cacert "$ROOT_CA" -w '\n%{http_code}' "$(health_url)" 2>&1)
+    code=${body##*$'\n'}
+    body=${body%$'\n'*}
+    if [[ $code == "$want" && $body == *"$text"* ]]; then
+      echo "health $code $body"
+      return 0
+    fi
+    if ((SECONDS >= deadline)); then
+      echo "health still $code $body after ${limit}s (want $want with '$text')"
+      return 1
+    fi
+    sleep 0.5
+  done
 }

@@ -572,6 +572,102 @@ test_delete (Fixture *f, gconstpointer data)
   assert_latest (f, gun, "root", again, 1);
 }
 
+/* ---- names are exact ----------------------------------------------------- */
+
+/* GUNs and roles are case- and space-sensitive (TUF names are byte
+ * strings), although the reference MySQL schema compares them with a
+ * case-insensitive collation.  Reads, deletes and the changefeed filter
+ * must never answer for a GUN or role that differs only in case or in
+ * trailing spaces.  Creating such a twin may either work (memory) or fail
+ * with OLD_VERSION (mysql: the unique key still collides), but it must not
+ * touch the original. */
+static void
+test_exact_names (Fixture *f, gconstpointer data)
+{
+  g_autofree char *gun = gun_name (f, "case/app");
+  g_autofree char *twin = gun_name (f, "CASE/App");
+  g_autofree char *spaced = g_strconcat (gun, " ", NULL);
+  g_autoptr (GBytes) r1 = put_ok (f, gun, "root", 1);
+  g_autoptr (GBytes) r2 = put_ok (f, gun, "root", 2);
+  g_autoptr (GBytes) t1 = put_ok (f, gun, "timestamp", 1);
+  g_autoptr (GBytes) d1 = put_ok (f, gun, "targets/Releases", 1);
+  g_autoptr (GBytes) twin_root = make_data ("{\"twin\":true}");
+  g_autofree char *sha_r1 = sha256_of (r1);
+  g_autofree char *sha_d1 = sha256_of (d1);
+  const char *strangers[] = { twin, spaced };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) feed = NULL;
+  NotaryStoredFile *file;
+  gint64 before;
+
+  for (guint i = 0; i < G_N_ELEMENTS (strangers); i++)
+    {
+      g_autoptr (GPtrArray) none = NULL;
+
+      assert_latest_missing (f, strangers[i], "root");
+      assert_latest_missing (f, strangers[i], "timestamp");
+      file = f->vt->get_checksum (f->s, strangers[i], "root", sha_r1, &error);
+      assert_not_found (file, error);
+      g_clear_error (&error);
+      file = f->vt->get_version (f->s, strangers[i], "root", 1, &error);
+      assert_not_found (file, error);
+      g_clear_error (&error);
+      none = changes (f, strangers[i], 0, 100, FALSE);
+      g_assert_cmpuint (none->len, ==, 0);
+    }
+
+  /* Roles too: delegation names are case-sensitive. */
+  assert_latest_missing (f, gun, "ROOT");
+  assert_latest_missing (f, gun, "targets/releases");
+  file = f->vt->get_checksum (f->s, gun, "targets/releases", sha_d1, &error);
+  assert_not_found (file, error);
+  g_clear_error (&error);
+  file = f->vt->get_version (f->s, gun, "Root", 1, &error);
+  assert_not_found (file, error);
+  g_clear_error (&error);
+  assert_latest (f, gun, "targets/Releases", d1, 1);
+
+  /* Deleting the twin deletes nothing of the original. */
+  before = newest_change_id (f);
+  g_assert_true (f->vt->delete_gun (f->s, twin, &error));
+  g_assert_no_error (error);
+  g_assert_true (f->vt->delete_gun (f->s, spaced, &error));
+  g_assert_no_error (error);
+  feed = changes (f, NULL, before, 100, FALSE);
+  g_assert_cmpuint (feed->len, ==, 0);
+  assert_latest (f, gun, "root", r2, 2);
+  assert_latest (f, gun, "timestamp", t1, 1);
+
+  /* Creating the twin: allowed, or refused as OLD_VERSION; never mixed
+   * into the original. */
+  if (put1 (f, twin, "root", 1, twin_root, &error))
+    {
+      g_assert_no_error (error);
+      assert_latest (f, twin, "root", twin_root, 1);
+    }
+  else
+    {
+      g_assert_error (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_OLD_VERSION);
+      g_clear_error (&error);
+      assert_latest_missing (f, twin, "root");
+    }
+  assert_latest (f, gun, "root", r2, 2);
+  file = f->vt->get_version (f->s, gun, "root", 1, &error);
+  g_assert_no_error (error);
+  assert_file (file, r1, 1);
+  notary_stored_file_free (file);
+
+  /* Once the original is gone the twin name is free. */
+  g_assert_true (f->vt->delete_gun (f->s, gun, &error));
+  g_assert_no_error (error);
+  g_assert_true (f->vt->delete_gun (f->s, twin, &error));
+  g_assert_no_error (error);
+  g_assert_true (put1 (f, twin, "root", 1, twin_root, &error));
+  g_assert_no_error (error);
+  assert_latest (f, twin, "root", twin_root, 1);
+  assert_latest_missing (f, gun, "root");
+}
+
 /* ---- changefeed --------------------------------------------------------- */
 
 static void
@@ -1003,6 +1099,7 @@ main (int argc, char **argv)
   ADD ("get/checksum", test_get_checksum);
   ADD ("get/version", test_get_version);
   ADD ("delete", test_delete);
+  ADD ("exact-names", test_exact_names);
   ADD ("changefeed", test_changefeed);
   ADD ("concurrency/updates", test_concurrent_updates);
   ADD ("concurrency/reads", test_concurrent_reads);

@@ -22,7 +22,7 @@
 # Validity: 2024-01-01 .. 2124-01-01 (except leaf-expired), so the tests can
 # use the real clock.
 #
-# Usage: tests/data/auth/make-auth-certs.sh     Needs: certtool, openssl, coreutils.
+# Usage: tests/data/auth/make-auth-certs.sh     Needs: certtool, openssl, coreutils, xxd.
 set -euo pipefail
 export TZ=UTC LC_ALL=C
 
@@ -48,11 +48,13 @@ template () { # name ca?(yes/no) [activation expiration]
   } > "$TMP/$1.tmpl"
 }
 
+# Keys come from OpenSSL (PKCS#8): its EC keys always carry full-length
+# private scalars, which every parser accepts.
 genkey () { # name kind(ecdsa256|ecdsa384|rsa)
   case "$2" in
-    ecdsa256) certtool --generate-privkey --key-type ecdsa --curve secp256r1 --no-text --outfile "$1.key" 2>/dev/null ;;
-    ecdsa384) certtool --generate-privkey --key-type ecdsa --curve secp384r1 --no-text --outfile "$1.key" 2>/dev/null ;;
-    rsa) certtool --generate-privkey --key-type rsa --bits 2048 --no-text --outfile "$1.key" 2>/dev/null ;;
+    ecdsa256) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" ;;
+    ecdsa384) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$1.key" ;;
+    rsa) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1.key" 2>/dev/null ;;
   esac
 }
 
@@ -96,7 +98,7 @@ done
 
 # Sanity: the chains verify (or not) the way the tests expect.
 cat leaf-ec.pem int-ca.pem > "$TMP/chain.pem"
-certtool --verify --load-ca-certificate bundle.pem --infile "$TMP/chain.pem" >/dev/null
+certtool --verify --load-ca-certificate bundle.pem --infile "$TMP/chain.pem" >/dev/null 2>&1
 if certtool --verify --load-ca-certificate bundle.pem --infile rogue-leaf.pem >/dev/null 2>&1; then
   echo "rogue-leaf unexpectedly verifies" >&2
   exit 1
