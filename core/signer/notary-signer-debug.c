@@ -21,7 +21,7 @@ struct _NotarySignerDebug
   char **argv;
   NotarySignerKeyStore *store;
   GSource *check_source; /* on the thread-default context of watch_store */
-  char *db_error; /* last check's failure, NULL when fine or not yet run */
+  char *db_error;        /* last check's failure, NULL when fine or not yet run */
 };
 
 NotarySignerDebug *
@@ -114,15 +114,15 @@ vars_json (NotarySignerDebug *debug)
   json_builder_set_member_name (b, "memstats");
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "Alloc");
-  json_builder_add_int_value (b, (gint64) (mi.uordblks + mi.hblkhd));
+  json_builder_add_int_value (b, (gint64)(mi.uordblks + mi.hblkhd));
   json_builder_set_member_name (b, "HeapAlloc");
-  json_builder_add_int_value (b, (gint64) (mi.uordblks + mi.hblkhd));
+  json_builder_add_int_value (b, (gint64)(mi.uordblks + mi.hblkhd));
   json_builder_set_member_name (b, "HeapIdle");
-  json_builder_add_int_value (b, (gint64) mi.fordblks);
+  json_builder_add_int_value (b, (gint64)mi.fordblks);
   json_builder_set_member_name (b, "HeapSys");
-  json_builder_add_int_value (b, (gint64) (mi.arena + mi.hblkhd));
+  json_builder_add_int_value (b, (gint64)(mi.arena + mi.hblkhd));
   json_builder_set_member_name (b, "Sys");
-  json_builder_add_int_value (b, (gint64) (mi.arena + mi.hblkhd));
+  json_builder_add_int_value (b, (gint64)(mi.arena + mi.hblkhd));
   json_builder_end_object (b);
   json_builder_end_object (b);
   root = json_builder_get_root (b);
@@ -142,7 +142,8 @@ static void
 not_found (SoupServerMessage *msg)
 {
   /* net/http's NotFound. */
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "X-Content-Type-Options", "nosniff");
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "X-Content-Type-Options",
+                                "nosniff");
   reply (msg, SOUP_STATUS_NOT_FOUND, "text/plain; charset=utf-8", g_strdup ("404 page not found\n"));
 }
 
@@ -156,7 +157,8 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable
     {
       gboolean ok = TRUE;
       char *body = notary_signer_debug_health_json (debug, &ok);
-      reply (msg, ok ? SOUP_STATUS_OK : SOUP_STATUS_SERVICE_UNAVAILABLE, "application/json; charset=utf-8", body);
+      reply (msg, ok ? SOUP_STATUS_OK : SOUP_STATUS_SERVICE_UNAVAILABLE, "application/json; charset=utf-8",
+             body);
     }
   else if (g_str_equal (path, "/debug/vars") && (g_str_equal (method, "GET") || g_str_equal (method, "HEAD")))
     reply (msg, SOUP_STATUS_OK, "application/json; charset=utf-8", vars_json (debug));
@@ -190,7 +192,7 @@ notary_signer_debug_get_port (NotarySignerDebug *debug)
     return 0;
   uris = soup_server_get_uris (debug->server);
   if (uris != NULL)
-    port = (guint16) g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+    port = (guint16)g_uri_get_port (uris->data);
+  g_slist_free_full (uris, (GDestroyNotify)g_uri_unref);
   return port;
 }

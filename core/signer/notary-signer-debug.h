@@ -33,7 +33,8 @@ guint16 notary_signer_debug_get_port (NotarySignerDebug *debug);
  * (stores without one register nothing), run every @interval_ms on the
  * thread-default main context, the first result after one period.  @store: (transfer none), must outlive
  * @debug. */
-void notary_signer_debug_watch_store (NotarySignerDebug *debug, NotarySignerKeyStore *store, guint interval_ms);
+void notary_signer_debug_watch_store (NotarySignerDebug *debug, NotarySignerKeyStore *store,
+                                      guint interval_ms);
 
 /* The health answer now: (transfer full) JSON object text; *@out_ok FALSE
  * when a check failed. */

@@ -23,14 +23,14 @@
 #include <nettle/pbkdf2.h>
 #include <string.h>
 
-G_DEFINE_QUARK (notary-jwe-error-quark, notary_jwe_error)
+G_DEFINE_QUARK (notary - jwe - error - quark, notary_jwe_error)
 
-#define KEK_LEN 16        /* A128KW */
-#define CEK_LEN 32        /* A256GCM */
+#define KEK_LEN 16 /* A128KW */
+#define CEK_LEN 32 /* A256GCM */
 #define WRAPPED_LEN (CEK_LEN + 8)
-#define IV_LEN 12         /* GCM nonce */
+#define IV_LEN 12 /* GCM nonce */
 #define TAG_LEN GCM_DIGEST_SIZE
-#define SALT_LEN 12       /* jose2go's p2s */
+#define SALT_LEN 12 /* jose2go's p2s */
 
 /* RFC 3394 §2.2.3.1 default initial value. */
 static const guint8 keywrap_iv[8] = { 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6 };
@@ -91,7 +91,8 @@ notary_base64url_decode (const char *text, gsize *out_len, GError **error)
   /* One leftover character cannot encode a byte. */
   if (n % 4 == 1)
     {
-      g_set_error (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_INVALID, "invalid base64url length %" G_GSIZE_FORMAT, n);
+      g_set_error (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_INVALID,
+                   "invalid base64url length %" G_GSIZE_FORMAT, n);
       return NULL;
     }
   std = g_malloc (n + 3);
@@ -106,8 +107,8 @@ notary_base64url_decode (const char *text, gsize *out_len, GError **error)
         std[i] = '/';
       else
         {
-          g_set_error (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_INVALID, "invalid base64url character 0x%02x",
-                       (guint8) c);
+          g_set_error (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_INVALID,
+                       "invalid base64url character 0x%02x", (guint8)c);
           return NULL;
         }
     }
@@ -134,8 +135,8 @@ derive_kek (const char *passphrase, const guint8 *p2s, gsize p2s_len, guint iter
   memcpy (salt, NOTARY_JWE_KEYWRAP_ALG, alg_len);
   salt[alg_len] = 0;
   memcpy (salt + alg_len + 1, p2s, p2s_len);
-  pbkdf2_hmac_sha256 (strlen (passphrase), (const guint8 *) passphrase, iterations, alg_len + 1 + p2s_len, salt,
-                      KEK_LEN, kek);
+  pbkdf2_hmac_sha256 (strlen (passphrase), (const guint8 *)passphrase, iterations, alg_len + 1 + p2s_len,
+                      salt, KEK_LEN, kek);
 }
 
 static gboolean
@@ -183,9 +184,9 @@ notary_jwe_encrypt (GBytes *plaintext, const char *passphrase, GError **error)
   /* The reference's header, byte for byte: Go marshals the map with its
    * keys sorted and no spaces. */
   p2s = notary_base64url_encode (salt, sizeof salt);
-  header = g_strdup_printf ("{\"alg\":\"%s\",\"enc\":\"%s\",\"p2c\":%d,\"p2s\":\"%s\"}", NOTARY_JWE_KEYWRAP_ALG,
-                            NOTARY_JWE_ENCRYPTION_ALG, NOTARY_JWE_P2C, p2s);
-  b64_header = notary_base64url_encode ((const guint8 *) header, strlen (header));
+  header = g_strdup_printf ("{\"alg\":\"%s\",\"enc\":\"%s\",\"p2c\":%d,\"p2s\":\"%s\"}",
+                            NOTARY_JWE_KEYWRAP_ALG, NOTARY_JWE_ENCRYPTION_ALG, NOTARY_JWE_P2C, p2s);
+  b64_header = notary_base64url_encode ((const guint8 *)header, strlen (header));
 
   derive_kek (passphrase, salt, sizeof salt, NOTARY_JWE_P2C, kek);
   aes128_set_encrypt_key (&kw, kek);
@@ -193,7 +194,7 @@ notary_jwe_encrypt (GBytes *plaintext, const char *passphrase, GError **error)
 
   gcm_aes256_set_key (&gcm, cek);
   gcm_aes256_set_iv (&gcm, sizeof iv, iv);
-  gcm_aes256_update (&gcm, strlen (b64_header), (const guint8 *) b64_header);
+  gcm_aes256_update (&gcm, strlen (b64_header), (const guint8 *)b64_header);
   gcm_aes256_encrypt (&gcm, len, ct, pt);
   gcm_aes256_digest (&gcm, sizeof tag, tag);
 
@@ -229,15 +230,17 @@ parse_header (const char *b64_header, guint8 **out_salt, gsize *out_salt_len, gu
   raw = notary_base64url_decode (b64_header, &raw_len, error);
   if (raw == NULL)
     return FALSE;
-  if (!json_parser_load_from_data (parser, (const char *) raw, (gssize) raw_len, &local))
+  if (!json_parser_load_from_data (parser, (const char *)raw, (gssize)raw_len, &local))
     {
-      g_set_error (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_INVALID, "JWE header is not JSON: %s", local->message);
+      g_set_error (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_INVALID, "JWE header is not JSON: %s",
+                   local->message);
       return FALSE;
     }
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
-      g_set_error_literal (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_INVALID, "JWE header is not a JSON object");
+      g_set_error_literal (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_INVALID,
+                           "JWE header is not a JSON object");
       return FALSE;
     }
   obj = json_node_get_object (root);
@@ -245,8 +248,8 @@ parse_header (const char *b64_header, guint8 **out_salt, gsize *out_salt_len, gu
   enc = json_object_get_string_member_with_default (obj, "enc", NULL);
   if (g_strcmp0 (alg, NOTARY_JWE_KEYWRAP_ALG) != 0)
     {
-      g_set_error (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_UNSUPPORTED, "unsupported JWE key wrapping \"%s\"",
-                   alg != NULL ? alg : "");
+      g_set_error (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_UNSUPPORTED,
+                   "unsupported JWE key wrapping \"%s\"", alg != NULL ? alg : "");
       return FALSE;
     }
   if (g_strcmp0 (enc, NOTARY_JWE_ENCRYPTION_ALG) != 0)
@@ -258,7 +261,8 @@ parse_header (const char *b64_header, guint8 **out_salt, gsize *out_salt_len, gu
   /* The reference never compresses; we would not inflate a stored key. */
   if (json_object_has_member (obj, "zip"))
     {
-      g_set_error_literal (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_UNSUPPORTED, "compressed JWE is not supported");
+      g_set_error_literal (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_UNSUPPORTED,
+                           "compressed JWE is not supported");
       return FALSE;
     }
   p2c = json_object_get_member (obj, "p2c");
@@ -267,20 +271,23 @@ parse_header (const char *b64_header, guint8 **out_salt, gsize *out_salt_len, gu
   if (p2c == NULL || !JSON_NODE_HOLDS_VALUE (p2c)
       || (json_node_get_value_type (p2c) != G_TYPE_INT64 && json_node_get_value_type (p2c) != G_TYPE_DOUBLE))
     {
-      g_set_error_literal (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_INVALID, "JWE header lacks a numeric p2c");
+      g_set_error_literal (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_INVALID,
+                           "JWE header lacks a numeric p2c");
       return FALSE;
     }
   iterations = json_node_get_double (p2c);
-  if (iterations != (gdouble) (gint64) iterations || iterations < NOTARY_JWE_P2C_MIN
+  if (iterations != (gdouble)(gint64)iterations || iterations < NOTARY_JWE_P2C_MIN
       || iterations > NOTARY_JWE_P2C_MAX)
     {
-      g_set_error (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_UNSUPPORTED, "JWE p2c %g is not an integer in [%d, %d]",
-                   iterations, NOTARY_JWE_P2C_MIN, NOTARY_JWE_P2C_MAX);
+      g_set_error (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_UNSUPPORTED,
+                   "JWE p2c %g is not an integer in [%d, %d]", iterations, NOTARY_JWE_P2C_MIN,
+                   NOTARY_JWE_P2C_MAX);
       return FALSE;
     }
   if (p2s == NULL || json_node_get_value_type (p2s) != G_TYPE_STRING)
     {
-      g_set_error_literal (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_INVALID, "JWE header lacks a string p2s");
+      g_set_error_literal (error, NOTARY_JWE_ERROR, NOTARY_JWE_ERROR_INVALID,
+                           "JWE header lacks a string p2s");
       return FALSE;
     }
   *out_salt = notary_base64url_decode (json_node_get_string (p2s), out_salt_len, error);
@@ -289,7 +296,7 @@ parse_header (const char *b64_header, guint8 **out_salt, gsize *out_salt_len, gu
       g_prefix_error (error, "JWE p2s: ");
       return FALSE;
     }
-  *out_p2c = (guint) iterations;
+  *out_p2c = (guint)iterations;
   return TRUE;
 }
 
@@ -352,7 +359,7 @@ notary_jwe_decrypt (const char *token, const char *passphrase, GError **error)
   pt = g_malloc (MAX (ct_len, 1));
   gcm_aes256_set_key (&gcm, cek);
   gcm_aes256_set_iv (&gcm, iv_len, iv);
-  gcm_aes256_update (&gcm, strlen (parts[0]), (const guint8 *) parts[0]);
+  gcm_aes256_update (&gcm, strlen (parts[0]), (const guint8 *)parts[0]);
   gcm_aes256_decrypt (&gcm, ct_len, pt, ct);
   gcm_aes256_digest (&gcm, sizeof computed, computed);
   gnutls_memset (cek, 0, sizeof cek);

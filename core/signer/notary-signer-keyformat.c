@@ -21,13 +21,14 @@
 /* SEC1 ECPrivateKey for P-256 with every length fixed (RFC 5915):
  * SEQUENCE { INTEGER 1, OCTET STRING d, [0] OID prime256v1, [1] BIT STRING 04‖X‖Y }. */
 static const guint8 sec1_head[] = { 0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20 };
-static const guint8 sec1_mid[] = { 0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
-                                   0xa1, 0x44, 0x03, 0x42, 0x00, 0x04 };
+static const guint8 sec1_mid[] = { 0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+                                   0x03, 0x01, 0x07, 0xa1, 0x44, 0x03, 0x42, 0x00, 0x04 };
 
 /* notary's PKCS#8 wrapper for its 96-byte Ed25519 form, which
  * notary_private_key_new_from_pkcs8 understands (signer-storage.md §5). */
-static const guint8 notary_ed25519_pkcs8_head[] = { 0x30, 0x72, 0x02, 0x01, 0x00, 0x30, 0x0b, 0x06, 0x09, 0x2b,
-                                                    0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x0f, 0x01, 0x04, 0x60 };
+static const guint8 notary_ed25519_pkcs8_head[]
+    = { 0x30, 0x72, 0x02, 0x01, 0x00, 0x30, 0x0b, 0x06, 0x09, 0x2b,
+        0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x0f, 0x01, 0x04, 0x60 };
 
 static void
 datum_wipe (gnutls_datum_t *d)
@@ -69,7 +70,7 @@ bytes_wipe_unref (GBytes *b)
 {
   gsize len = 0;
   /* We hold the only reference: the buffer is ours to clear. */
-  guint8 *p = (guint8 *) g_bytes_get_data (b, &len);
+  guint8 *p = (guint8 *)g_bytes_get_data (b, &len);
   if (p != NULL)
     gnutls_memset (p, 0, len);
   g_bytes_unref (b);
@@ -93,14 +94,15 @@ notary_signer_key_to_raw (NotaryPrivateKey *key, GError **error)
 
   if (!ecdsa && !g_str_equal (alg, "ed25519"))
     {
-      g_set_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_UNSUPPORTED, "the key store keeps no %s keys", alg);
+      g_set_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_UNSUPPORTED, "the key store keeps no %s keys",
+                   alg);
       return NULL;
     }
   pkcs8 = notary_private_key_export_pkcs8 (key, error);
   if (pkcs8 == NULL)
     return NULL;
-  der.data = (unsigned char *) g_bytes_get_data (pkcs8, &len);
-  der.size = (unsigned int) len;
+  der.data = (unsigned char *)g_bytes_get_data (pkcs8, &len);
+  der.size = (unsigned int)len;
   gnutls_privkey_init (&priv);
   ret = gnutls_privkey_import_x509_raw (priv, &der, GNUTLS_X509_FMT_DER, NULL, GNUTLS_PKCS_PLAIN);
   bytes_wipe_unref (pkcs8);
@@ -115,7 +117,8 @@ notary_signer_key_to_raw (NotaryPrivateKey *key, GError **error)
       if (curve != GNUTLS_ECC_CURVE_SECP256R1)
         {
           g_set_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_UNSUPPORTED,
-                       "the key store keeps P-256 ECDSA keys only, not %s", gnutls_ecc_curve_get_name (curve));
+                       "the key store keeps P-256 ECDSA keys only, not %s",
+                       gnutls_ecc_curve_get_name (curve));
           return NULL;
         }
       out = g_malloc (SEC1_P256_LEN);
@@ -131,7 +134,8 @@ notary_signer_key_to_raw (NotaryPrivateKey *key, GError **error)
         {
           gnutls_memset (out, 0, SEC1_P256_LEN);
           g_free (out);
-          g_set_error_literal (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_INVALID, "P-256 key values too long");
+          g_set_error_literal (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_INVALID,
+                               "P-256 key values too long");
           return NULL;
         }
       return notary_secret_bytes_new_take (out, SEC1_P256_LEN);
@@ -162,8 +166,8 @@ ecdsa_from_sec1 (GBytes *raw, GError **error)
   unsigned int bits = 0;
   int ret;
 
-  der.data = (unsigned char *) g_bytes_get_data (raw, &len);
-  der.size = (unsigned int) len;
+  der.data = (unsigned char *)g_bytes_get_data (raw, &len);
+  der.size = (unsigned int)len;
   gnutls_x509_privkey_init (&x509);
   ret = gnutls_x509_privkey_import (x509, &der, GNUTLS_X509_FMT_DER);
   if (ret < 0)
@@ -179,7 +183,8 @@ ecdsa_from_sec1 (GBytes *raw, GError **error)
       || curve != GNUTLS_ECC_CURVE_SECP256R1)
     {
       /* notary only ever makes P-256 keys. */
-      g_set_error_literal (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_INVALID, "not a P-256 ECDSA private key");
+      g_set_error_literal (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_INVALID,
+                           "not a P-256 ECDSA private key");
       return NULL;
     }
   ret = gnutls_x509_privkey_export2_pkcs8 (x509, GNUTLS_X509_FMT_DER, NULL, GNUTLS_PKCS_PLAIN, &pkcs8);

@@ -120,7 +120,8 @@ conn_dial (MysqlStore *self, GError **error)
 
   if (m == NULL)
     {
-      g_set_error_literal (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_FAILED, "mysql: out of memory");
+      g_set_error_literal (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_FAILED,
+                           "mysql: out of memory");
       return FALSE;
     }
   mysql_options (m, MYSQL_OPT_CONNECT_TIMEOUT, &connect_s);
@@ -155,7 +156,8 @@ conn_dial (MysqlStore *self, GError **error)
       == NULL)
     {
       g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_UNAVAILABLE,
-                   "cannot connect to mysql %s: %s (error %u)", self->where, mysql_error (m), mysql_errno (m));
+                   "cannot connect to mysql %s: %s (error %u)", self->where, mysql_error (m),
+                   mysql_errno (m));
       mysql_close (m);
       return FALSE;
     }
@@ -163,12 +165,12 @@ conn_dial (MysqlStore *self, GError **error)
   for (guint i = 0; i < dsn->session_vars->len + 1; i++)
     {
       g_autofree char *sql = i < dsn->session_vars->len
-                                 ? g_strdup_printf ("SET %s", (char *) dsn->session_vars->pdata[i])
+                                 ? g_strdup_printf ("SET %s", (char *)dsn->session_vars->pdata[i])
                                  : g_strdup ("SET time_zone = '+00:00'");
       if (mysql_real_query (m, sql, strlen (sql)) != 0)
         {
-          g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_FAILED, "mysql %s: %s: %s", self->where,
-                       sql, mysql_error (m));
+          g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_FAILED, "mysql %s: %s: %s",
+                       self->where, sql, mysql_error (m));
           mysql_close (m);
           return FALSE;
         }
@@ -219,8 +221,8 @@ conn_exec (MysqlStore *self, const char *sql, MYSQL_RES **out_res, guint64 *out_
               conn_close (self);
               continue;
             }
-          g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_UNAVAILABLE, "mysql %s: %s (error %u)",
-                       self->where, mysql_error (self->conn), code);
+          g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_UNAVAILABLE,
+                       "mysql %s: %s (error %u)", self->where, mysql_error (self->conn), code);
           conn_close (self);
           return FALSE;
         }
@@ -237,7 +239,7 @@ append_quoted (MysqlStore *self, GString *sql, const char *text)
 {
   gsize len = strlen (text);
   g_autofree char *buf = g_malloc (len * 2 + 1);
-  mysql_real_escape_string (self->conn, buf, text, (unsigned long) len);
+  mysql_real_escape_string (self->conn, buf, text, (unsigned long)len);
   g_string_append_c (sql, '\'');
   g_string_append (sql, buf);
   g_string_append_c (sql, '\'');
@@ -353,7 +355,8 @@ load_row (MysqlStore *self, const char *key_id, GError **error)
   row = res != NULL ? mysql_fetch_row (res) : NULL;
   if (row == NULL)
     {
-      g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_NOT_FOUND, "signing key not found: %s", key_id);
+      g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_NOT_FOUND, "signing key not found: %s",
+                   key_id);
       return NULL;
     }
   lens = mysql_fetch_lengths (res);
@@ -387,19 +390,20 @@ open_row (MysqlStore *self, Row *r, GError **error)
   memset (passphrase, 0, strlen (passphrase));
   if (raw == NULL)
     {
-      g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_FAILED, "decrypting key %s: %s", r->key_id,
-                   local->message);
+      g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_FAILED, "decrypting key %s: %s",
+                   r->key_id, local->message);
       return NULL;
     }
   key = notary_signer_key_from_raw (r->algorithm, raw, &local);
   if (key == NULL)
     {
-      g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_FAILED, "reading key %s: %s", r->key_id,
-                   local->message);
+      g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_FAILED, "reading key %s: %s",
+                   r->key_id, local->message);
       return NULL;
     }
   pub = notary_private_key_get_public (key);
-  if (!g_bytes_equal (notary_key_get_public (pub), r->public) || !g_str_equal (notary_key_get_id (pub), r->key_id))
+  if (!g_bytes_equal (notary_key_get_public (pub), r->public)
+      || !g_str_equal (notary_key_get_id (pub), r->key_id))
     {
       g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_FAILED,
                    "key %s: the stored public key or key ID does not match the private key", r->key_id);
@@ -413,7 +417,7 @@ open_row (MysqlStore *self, Row *r, GError **error)
 static NotaryPrivateKey *
 mysql_get_key (NotarySignerKeyStore *store, const char *key_id, char **out_role, GError **error)
 {
-  MysqlStore *self = (MysqlStore *) store;
+  MysqlStore *self = (MysqlStore *)store;
   g_autoptr (Row) r = NULL;
   NotaryPrivateKey *key = cache_lookup (self, key_id, out_role, NULL);
 
@@ -445,7 +449,8 @@ find_pending (MysqlStore *self, const char *gun, const char *role, const char *a
   unsigned long *lens;
 
   *out_key = NULL;
-  sql = sql_begin (self, "SELECT algorithm, public FROM " TABLE " WHERE deleted_at IS NULL AND role = ", error);
+  sql = sql_begin (self,
+                   "SELECT algorithm, public FROM " TABLE " WHERE deleted_at IS NULL AND role = ", error);
   if (sql == NULL)
     return FALSE;
   append_quoted (self, sql, role);
@@ -479,7 +484,8 @@ insert_key (MysqlStore *self, NotaryPrivateKey *key, const char *gun, const char
   const guint8 *data = g_bytes_get_data (public, &len);
 
   sql = sql_begin (self,
-                   "INSERT INTO " TABLE " (created_at, updated_at, deleted_at, key_id, encryption_alg, keywrap_alg, "
+                   "INSERT INTO " TABLE
+                   " (created_at, updated_at, deleted_at, key_id, encryption_alg, keywrap_alg, "
                    "algorithm, passphrase_alias, public, private, gun, role) VALUES (NOW(), NOW(), NULL, ",
                    error);
   if (sql == NULL)
@@ -511,7 +517,7 @@ static NotaryKey *
 mysql_create_key (NotarySignerKeyStore *store, const char *gun, const char *role, const char *algorithm,
                   GError **error)
 {
-  MysqlStore *self = (MysqlStore *) store;
+  MysqlStore *self = (MysqlStore *)store;
   NotaryKey *pending = NULL;
   g_autoptr (NotaryPrivateKey) key = NULL;
   g_autoptr (GBytes) raw = NULL;
@@ -568,11 +574,12 @@ replace_as_used (MysqlStore *self, const char *key_id, GError **error)
   sel = g_string_new (NULL);
   append_quoted (self, sel, key_id);
   quoted_id = g_strdup (sel->str);
-  g_string_printf (sel,
-                   "SELECT created_at, encryption_alg, keywrap_alg, algorithm, passphrase_alias, HEX(public), "
-                   "HEX(private), gun, role FROM " TABLE
-                   " WHERE deleted_at IS NULL AND last_used IS NULL AND key_id = %s FOR UPDATE",
-                   quoted_id);
+  g_string_printf (
+      sel,
+      "SELECT created_at, encryption_alg, keywrap_alg, algorithm, passphrase_alias, HEX(public), "
+      "HEX(private), gun, role FROM " TABLE
+      " WHERE deleted_at IS NULL AND last_used IS NULL AND key_id = %s FOR UPDATE",
+      quoted_id);
   if (!conn_exec (self, sel->str, &res, NULL, FALSE, error))
     {
       rollback (self);
@@ -586,8 +593,9 @@ replace_as_used (MysqlStore *self, const char *key_id, GError **error)
       return TRUE;
     }
 
-  ins = g_string_new ("INSERT INTO " TABLE " (created_at, updated_at, deleted_at, key_id, encryption_alg, "
-                      "keywrap_alg, algorithm, passphrase_alias, public, private, gun, role, last_used) VALUES (");
+  ins = g_string_new (
+      "INSERT INTO " TABLE " (created_at, updated_at, deleted_at, key_id, encryption_alg, "
+      "keywrap_alg, algorithm, passphrase_alias, public, private, gun, role, last_used) VALUES (");
   if (row[0] != NULL)
     append_quoted (self, ins, row[0]);
   else
@@ -604,10 +612,11 @@ replace_as_used (MysqlStore *self, const char *key_id, GError **error)
   append_quoted (self, ins, row[8]);
   g_string_append (ins, ", NOW())");
 
-  g_string_printf (sel, "DELETE FROM " TABLE " WHERE deleted_at IS NULL AND last_used IS NULL AND key_id = %s",
-                   quoted_id);
+  g_string_printf (
+      sel, "DELETE FROM " TABLE " WHERE deleted_at IS NULL AND last_used IS NULL AND key_id = %s", quoted_id);
   if (!conn_exec (self, sel->str, NULL, &deleted, FALSE, error) || deleted != 1
-      || !conn_exec (self, ins->str, NULL, NULL, FALSE, error) || !conn_exec (self, "COMMIT", NULL, NULL, FALSE, error))
+      || !conn_exec (self, ins->str, NULL, NULL, FALSE, error)
+      || !conn_exec (self, "COMMIT", NULL, NULL, FALSE, error))
     {
       if (error != NULL && *error == NULL)
         g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_FAILED,
@@ -621,7 +630,7 @@ replace_as_used (MysqlStore *self, const char *key_id, GError **error)
 static void
 mysql_mark_used (NotarySignerKeyStore *store, const char *key_id)
 {
-  MysqlStore *self = (MysqlStore *) store;
+  MysqlStore *self = (MysqlStore *)store;
   g_autoptr (GError) error = NULL;
   g_autoptr (NotaryPrivateKey) key = NULL;
   gboolean used = FALSE;
@@ -632,7 +641,8 @@ mysql_mark_used (NotarySignerKeyStore *store, const char *key_id)
   if (!replace_as_used (self, key_id, &error))
     {
       /* As in the reference, the signature stands; the next one retries. */
-      notary_log (NOTARY_LOG_ERROR, "failed to mark key as used", "keyID", key_id, "error", error->message, NULL);
+      notary_log (NOTARY_LOG_ERROR, "failed to mark key as used", "keyID", key_id, "error", error->message,
+                  NULL);
       return;
     }
   cache_set_used (self, key_id);
@@ -641,7 +651,7 @@ mysql_mark_used (NotarySignerKeyStore *store, const char *key_id)
 static gboolean
 mysql_delete_key (NotarySignerKeyStore *store, const char *key_id, GError **error)
 {
-  MysqlStore *self = (MysqlStore *) store;
+  MysqlStore *self = (MysqlStore *)store;
   g_autoptr (GString) sql = NULL;
 
   g_mutex_lock (&self->cache_lock);
@@ -661,7 +671,7 @@ mysql_delete_key (NotarySignerKeyStore *store, const char *key_id, GError **erro
 static gboolean
 mysql_check_health (NotarySignerKeyStore *store, GError **error)
 {
-  MysqlStore *self = (MysqlStore *) store;
+  MysqlStore *self = (MysqlStore *)store;
   g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->db_lock);
   g_autoptr (MYSQL_RES) res = NULL;
   g_autoptr (GError) local = NULL;
@@ -671,7 +681,8 @@ mysql_check_health (NotarySignerKeyStore *store, GError **error)
   if (g_error_matches (local, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_FAILED))
     {
       /* Reachable but the table is missing or not ours to read. */
-      g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_FAILED, "cannot access table: %s", TABLE);
+      g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_FAILED, "cannot access table: %s",
+                   TABLE);
       return FALSE;
     }
   g_propagate_error (error, g_steal_pointer (&local));
@@ -681,7 +692,7 @@ mysql_check_health (NotarySignerKeyStore *store, GError **error)
 static void
 mysql_free (NotarySignerKeyStore *store)
 {
-  MysqlStore *self = (MysqlStore *) store;
+  MysqlStore *self = (MysqlStore *)store;
   conn_close (self);
   g_hash_table_unref (self->cache);
   g_mutex_clear (&self->db_lock);

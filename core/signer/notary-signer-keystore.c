@@ -11,7 +11,7 @@
 
 #include "storage-mysql-dsn.h"
 
-G_DEFINE_QUARK (notary-keystore-error-quark, notary_keystore_error)
+G_DEFINE_QUARK (notary - keystore - error - quark, notary_keystore_error)
 
 typedef struct
 {
@@ -41,7 +41,7 @@ static NotaryKey *
 memory_create_key (NotarySignerKeyStore *self, const char *gun, const char *role, const char *algorithm,
                    GError **error)
 {
-  MemoryStore *store = (MemoryStore *) self;
+  MemoryStore *store = (MemoryStore *)self;
   g_autoptr (NotaryPrivateKey) key = notary_private_key_generate (algorithm, error);
   MemoryEntry *e;
   const char *id;
@@ -62,13 +62,14 @@ memory_create_key (NotarySignerKeyStore *self, const char *gun, const char *role
 static NotaryPrivateKey *
 memory_get_key (NotarySignerKeyStore *self, const char *key_id, char **out_role, GError **error)
 {
-  MemoryStore *store = (MemoryStore *) self;
+  MemoryStore *store = (MemoryStore *)self;
   g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&store->lock);
   MemoryEntry *e = g_hash_table_lookup (store->keys, key_id);
 
   if (e == NULL)
     {
-      g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_NOT_FOUND, "signing key not found: %s", key_id);
+      g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_NOT_FOUND, "signing key not found: %s",
+                   key_id);
       return NULL;
     }
   if (out_role != NULL)
@@ -79,7 +80,7 @@ memory_get_key (NotarySignerKeyStore *self, const char *key_id, char **out_role,
 static gboolean
 memory_delete_key (NotarySignerKeyStore *self, const char *key_id, GError **error)
 {
-  MemoryStore *store = (MemoryStore *) self;
+  MemoryStore *store = (MemoryStore *)self;
   g_mutex_lock (&store->lock);
   g_hash_table_remove (store->keys, key_id);
   g_mutex_unlock (&store->lock);
@@ -89,7 +90,7 @@ memory_delete_key (NotarySignerKeyStore *self, const char *key_id, GError **erro
 static void
 memory_free (NotarySignerKeyStore *self)
 {
-  MemoryStore *store = (MemoryStore *) self;
+  MemoryStore *store = (MemoryStore *)self;
   g_hash_table_unref (store->keys);
   g_mutex_clear (&store->lock);
   g_free (store);
@@ -122,8 +123,7 @@ notary_signer_keystore_free (NotarySignerKeyStore *store)
 
 /* ---- from the config ---------------------------------------------------- */
 
-static gpointer
-throw_config (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+static gpointer throw_config (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 
 static gpointer
 throw_config (GError **error, const char *fmt, ...)
@@ -153,8 +153,9 @@ notary_signer_keystore_open (NotaryConfig *config, char **envp, GError **error)
     return notary_signer_memory_store_new ();
   if (g_strcmp0 (backend, "mysql") != 0 && g_strcmp0 (backend, "postgres") != 0
       && g_strcmp0 (backend, "sqlite3") != 0 && g_strcmp0 (backend, "rethinkdb") != 0)
-    return throw_config (error, "%s is not an allowed backend, must be one of: [memory mysql sqlite3 rethinkdb postgres]",
-                         backend != NULL ? backend : "");
+    return throw_config (
+        error, "%s is not an allowed backend, must be one of: [memory mysql sqlite3 rethinkdb postgres]",
+        backend != NULL ? backend : "");
 
   db_url = notary_config_dup_string (config, "storage.db_url");
   if (g_strcmp0 (backend, "rethinkdb") != 0 && (db_url == NULL || db_url[0] == '\0'))
@@ -171,8 +172,8 @@ notary_signer_keystore_open (NotaryConfig *config, char **envp, GError **error)
     {
       if (alias == NULL || alias[0] == '\0')
         return throw_config (error, "must provide a default alias for the key DB");
-      return throw_config (error, "%s is not supported by this notary-signer build (only memory and mysql are)",
-                           backend);
+      return throw_config (
+          error, "%s is not supported by this notary-signer build (only memory and mysql are)", backend);
     }
 
   /* The reference parses the DSN before looking at the alias. */
@@ -189,10 +190,11 @@ notary_signer_keystore_open (NotaryConfig *config, char **envp, GError **error)
   if (passphrase == NULL)
     {
       variable = notary_signer_passphrase_variable (alias);
-      return throw_config (error,
-                           "expected env variable to not be empty: %s (set %s to the passphrase that encrypts new "
-                           "keys)",
-                           alias, variable);
+      return throw_config (
+          error,
+          "expected env variable to not be empty: %s (set %s to the passphrase that encrypts new "
+          "keys)",
+          alias, variable);
     }
   memset (passphrase, 0, strlen (passphrase));
 

@@ -36,8 +36,8 @@ typedef struct
    * @algorithm is "ecdsa" or "ed25519" (checked by the caller).
    * \return (transfer full) its public key: a pending key is answered
    * without decrypting it, as the reference does. */
-  NotaryKey *(*create_key) (NotarySignerKeyStore *self, const char *gun, const char *role, const char *algorithm,
-                            GError **error);
+  NotaryKey *(*create_key) (NotarySignerKeyStore *self, const char *gun, const char *role,
+                            const char *algorithm, GError **error);
   /* \return (transfer full) the key and, in @out_role, the role it was
    * created for; NOT_FOUND when absent (any failure may be NOT_FOUND). */
   NotaryPrivateKey *(*get_key) (NotarySignerKeyStore *self, const char *key_id, char **out_role,
@@ -63,8 +63,8 @@ NotarySignerKeyStore *notary_signer_memory_store_new (void);
  * @db_url: go-sql-driver DSN; @default_alias: alias for new keys; @envp:
  * where passphrases are looked up (copied).  Connects before returning:
  * UNAVAILABLE when the database cannot be reached. */
-NotarySignerKeyStore *notary_signer_mysql_store_new (const char *db_url, const char *default_alias, char **envp,
-                                                     GError **error);
+NotarySignerKeyStore *notary_signer_mysql_store_new (const char *db_url, const char *default_alias,
+                                                     char **envp, GError **error);
 
 /* "NOTARY_SIGNER_" + @alias upper-cased, '.' → '_'.  (transfer full) */
 char *notary_signer_passphrase_variable (const char *alias);

@@ -270,7 +270,7 @@ step_no_duplicates() {
 check "no (gun, role, version) is stored twice" step_no_duplicates
 
 step_one_version_per_accept() {
-  local ts tg
+  local ts
   ts=$(sql "SELECT COUNT(*) FROM tuf_files WHERE gun = '$GUN' AND role = 'timestamp'")
   echo "timestamp versions: $TS0 before, $ts after; accepted POSTs: $ACCEPTED"
   ((ts == TS0 + ACCEPTED))
@@ -298,7 +298,7 @@ step_fresh_client() {
   cli "$T/fresh" list "$GUN" >"$T/final.list" || return 1
   for ((r = 1; r <= ROUNDS; r++)); do
     for ((i = 1; i <= CLIENTS; i++)); do
-      if ! grep -qE "^t-$r-$i[[:space:]]" "$T/final.list"; then
+      if ! grep -qE "^t-${r}-${i}[[:space:]]" "$T/final.list"; then
         echo "missing t-$r-$i"
         missing=$((missing + 1))
       fi

@@ -170,12 +170,14 @@ write_server_config "$T/ours.json" "$P_OURS"
 start_both() {
   NOTARY_SERVER_BIN=$REF_BIN start_notary_server "$T/ref.json" "$T/ref.log" "$P_REF" || return 1
   REF_PID=$NOTARY_SERVER_PID
-  REF_LOG=$T/ref.log
   NOTARY_SERVER_BIN=$OUR_BIN start_notary_server "$T/ours.json" "$T/ours.log" "$P_OURS" || return 1
   OURS_PID=$NOTARY_SERVER_PID
-  OURS_LOG=$T/ours.log
 }
-REF_PID= OURS_PID= REF_LOG=$T/ref.log OURS_LOG=$T/ours.log
+REF_PID=''
+OURS_PID=''
+# shellcheck disable=SC2034  # read indirectly by on_fail
+REF_LOG=$T/ref.log
+OURS_LOG=$T/ours.log
 if start_both 2>"$T/start.err"; then
   ok "reference and our server both run on storage mysql, one database"
 else

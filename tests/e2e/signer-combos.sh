@@ -164,6 +164,8 @@ skip_mysql() {
 }
 if ! signer_mysql_available; then
   skip_mysql "data/signer-mysql.sql does not exist yet (signer MySQL key store not landed)"
+elif ! our_mysql_plugin_built; then
+  skip_mysql "our MySQL storage plugin was not built (no MariaDB client library)"
 elif ! mariadb_start "$T/mariadb" >"$T/mariadb.out" 2>&1; then
   diag "MariaDB did not start:"
   diag_file "$T/mariadb.out"

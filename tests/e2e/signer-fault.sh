@@ -11,9 +11,11 @@
 #      old one publishes again (MySQL key store: directly; memory store:
 #      its timestamp key died with the signer, so after `key rotate
 #      timestamp -r`, the operator's way back);
-#   3. SIGKILL the signer while a client keeps publishing: every publish
-#      either succeeds or fails cleanly with a 5xx, nothing hangs, and
-#      everything reported published is still served to a fresh client.
+#   3. SIGKILL the signer while a publish waits inside a signing RPC (the
+#      signer is SIGSTOPped first so the publish is caught mid-call), with
+#      a client publishing in a loop: the one in flight and all later ones
+#      fail cleanly with a 5xx, nothing hangs, and everything reported
+#      published is still served to a fresh client.
 #
 # Key store: E2E_FAULT_STORE=auto (default: MySQL when data/signer-mysql.sql
 # exists and our signer supports it, else memory), memory or mysql.
@@ -95,7 +97,7 @@ lists() {
   out=$(F list "$gun" 2>&1) || { echo "$out"; return 1; }
   echo "$out"
   for name in "$@"; do
-    grep -qE "^$name[[:space:]]" <<<"$out" || { echo "missing $name"; return 1; }
+    grep -qE "^${name}[[:space:]]" <<<"$out" || { echo "missing $name"; return 1; }
   done
 }
 
@@ -234,7 +236,7 @@ publish_loop() {
       echo "$i fail ${out//$'\n'/ }" >>"$T/loop"
     fi
   done
-  echo done >>"$T/loop"
+  echo "done" >>"$T/loop"
 }
 : >"$T/loop"
 publish_loop &
@@ -242,8 +244,11 @@ LOOP_PID=$!
 E2E_PIDS+=("$LOOP_PID")
 deadline=$((SECONDS + 60))
 until grep -q '^1 ' "$T/loop" || ((SECONDS > deadline)); do sleep 0.05; done
-# The next publish is usually under way by now (add is local and quick).
-sleep 0.15
+# Freeze the signer so that publish 2 is caught inside its signing RPC
+# (the kernel still accepts and buffers for a stopped process), then kill
+# it: the RPC in flight dies with the connection.
+kill -STOP "$NOTARY_SIGNER_PID" 2>/dev/null
+sleep 1.5
 kill_notary_signer
 step_loop() {
   local deadline=$((SECONDS + 200)) oks fails bad
@@ -254,9 +259,11 @@ step_loop() {
   fails=$(grep -c '^[0-9]* fail' "$T/loop")
   bad=$(grep -E '^[0-9]+ (fail|add-failed)' "$T/loop" | grep -vcE "$FAIL_5XX")
   echo "succeeded $oks, failed $fails, failed without a 5xx $bad"
-  ((oks >= 1 && fails >= 1 && bad == 0 && oks + fails == ROUNDS))
+  grep -qE '^1 ok' "$T/loop" || { echo "publish 1 (before the crash) failed"; return 1; }
+  grep -qE '^2 fail' "$T/loop" || { echo "publish 2 (in flight at the crash) did not fail"; return 1; }
+  ((bad == 0 && oks + fails == ROUNDS))
 }
-check "SIGKILL during a publish loop: each publish succeeds or fails with a 5xx, none hangs" step_loop
+check "SIGKILL during a publish (signer frozen mid-RPC) and between: each fails with a 5xx, none hangs" step_loop
 wait "$LOOP_PID" 2>/dev/null
 e2e_forget_pid "$LOOP_PID"
 diag "publish loop around the SIGKILL: $(grep -cE '^[0-9]+ ok' "$T/loop") succeeded, $(grep -cE '^[0-9]+ fail' "$T/loop") failed"

@@ -123,15 +123,15 @@ fi
 # status.  stdin stays open one second so a server that accepted us has
 # time to send its HTTP/2 SETTINGS frame.
 probe() {
-  local version=$1 client=$2 cert=()
+  local version=$1 client=$2 certargs=()
   case $client in
     none) ;;
-    rogue | byroot) cert=(-cert "$T/$client.crt" -key "$T/$client.key") ;;
-    good) cert=(-cert "$FIXTURES_DIR/notary-server.crt" -key "$FIXTURES_DIR/notary-server.key") ;;
+    rogue | byroot) certargs=(-cert "$T/$client.crt" -key "$T/$client.key") ;;
+    good) certargs=(-cert "$FIXTURES_DIR/notary-server.crt" -key "$FIXTURES_DIR/notary-server.key") ;;
   esac
   (sleep 1) | timeout -k 2 10 openssl s_client -connect "127.0.0.1:$SIGNER_PORT" \
     -servername notary-signer "$version" -alpn h2 -CAfile "$ROOT_CA" -verify_return_error \
-    -quiet -no_ign_eof "${cert[@]}" >"$T/probe.bin" 2>"$T/probe.err"
+    -quiet -no_ign_eof "${certargs[@]}" >"$T/probe.bin" 2>"$T/probe.err"
 }
 
 # The first bytes a gRPC server sends after the handshake: an HTTP/2 frame

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034,SC2153  # globals shared with notary-server.sh and the scripts
 # Helpers to run a notary-signer (ours or the reference's) under test.
 # Source after tap.sh and notary-server.sh (uses e2e_init's temp dir,
 # E2E_PIDS cleanup trap, free_port and FIXTURES_DIR).
@@ -295,4 +296,11 @@ health_wait() {
     fi
     sleep 0.5
   done
+}
+
+# our_mysql_plugin_built: our server's MySQL storage plugin exists under
+# NOTARY_PLUGIN_PATH (it is optional: no MariaDB client library, no plugin).
+our_mysql_plugin_built() {
+  local dir=${NOTARY_PLUGIN_PATH:-${NOTARY_BUILD_ROOT:-$NOTARY_SOURCE_ROOT/build}/plugins}
+  [[ -n $(find "$dir" -name 'notary-storage-mysql.so' -print -quit 2>/dev/null) ]]
 }

@@ -36,10 +36,10 @@ test_keystore_open (void)
 {
   struct
   {
-    const char *storage;   /* the "storage" object */
-    const char *top;       /* extra top-level members, or "" */
-    const char *env;       /* one K=V or NULL */
-    const char *message;   /* expected error, exact; NULL = prefix check below */
+    const char *storage; /* the "storage" object */
+    const char *top;     /* extra top-level members, or "" */
+    const char *env;     /* one K=V or NULL */
+    const char *message; /* expected error, exact; NULL = prefix check below */
     const char *prefix;
   } cases[] = {
     { "{}", "", NULL, " is not an allowed backend, " ALLOWED, NULL },
@@ -59,17 +59,21 @@ test_keystore_open (void)
     { "{\"backend\":\"rethinkdb\",\"default_alias\":\"a\"}", "", NULL,
       "rethinkdb is not supported by this notary-signer build (only memory and mysql are)", NULL },
     /* the alias from the backwards-compatible top-level key */
-    { "{\"backend\":\"mysql\",\"db_url\":\"signer@tcp(127.0.0.1:1)/db\"}", ",\"default_alias\":\"ts.2\"", NULL,
-      "expected env variable to not be empty: ts.2 (set NOTARY_SIGNER_TS_2 to the passphrase that encrypts new "
+    { "{\"backend\":\"mysql\",\"db_url\":\"signer@tcp(127.0.0.1:1)/db\"}", ",\"default_alias\":\"ts.2\"",
+      NULL,
+      "expected env variable to not be empty: ts.2 (set NOTARY_SIGNER_TS_2 to the passphrase that encrypts "
+      "new "
       "keys)",
       NULL },
-    { "{\"backend\":\"mysql\",\"db_url\":\"signer@tcp(127.0.0.1:1)/db\",\"default_alias\":\"timestamp_1\"}", "",
-      "NOTARY_SIGNER_TIMESTAMP_1=", /* empty counts as unset */
-      "expected env variable to not be empty: timestamp_1 (set NOTARY_SIGNER_TIMESTAMP_1 to the passphrase that "
+    { "{\"backend\":\"mysql\",\"db_url\":\"signer@tcp(127.0.0.1:1)/db\",\"default_alias\":\"timestamp_1\"}",
+      "", "NOTARY_SIGNER_TIMESTAMP_1=", /* empty counts as unset */
+      "expected env variable to not be empty: timestamp_1 (set NOTARY_SIGNER_TIMESTAMP_1 to the passphrase "
+      "that "
       "encrypts new keys)",
       NULL },
-    { "{\"backend\":\"mysql\",\"db_url\":\"signer@tcp(127.0.0.1:1)/db\",\"default_alias\":\"timestamp_1\"}", "",
-      "NOTARY_SIGNER_TIMESTAMP_1=pw", NULL, "failed to create a new keydbstore: cannot connect to mysql " },
+    { "{\"backend\":\"mysql\",\"db_url\":\"signer@tcp(127.0.0.1:1)/db\",\"default_alias\":\"timestamp_1\"}",
+      "", "NOTARY_SIGNER_TIMESTAMP_1=pw", NULL,
+      "failed to create a new keydbstore: cannot connect to mysql " },
   };
   g_autoptr (GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("signer-config-XXXXXX", &error);
@@ -79,7 +83,7 @@ test_keystore_open (void)
     {
       g_autofree char *text = g_strdup_printf ("{\"storage\":%s%s}", cases[i].storage, cases[i].top);
       g_autofree char *path = write_temp (dir, "c.json", text);
-      char *envp[] = { (char *) cases[i].env, NULL };
+      char *envp[] = { (char *)cases[i].env, NULL };
       g_autoptr (NotaryConfig) config = notary_config_load (path, "NOTARY_SIGNER_", NULL, envp, &error);
       g_autoptr (NotarySignerKeyStore) store = NULL;
 
@@ -138,7 +142,7 @@ clean_environ (const char *const *env)
   for (const char *const *e = env; e != NULL && *e != NULL; e++)
     g_ptr_array_add (out, g_strdup (*e));
   g_ptr_array_add (out, NULL);
-  return (char **) g_ptr_array_free (out, FALSE);
+  return (char **)g_ptr_array_free (out, FALSE);
 }
 
 static void
@@ -188,7 +192,8 @@ test_daemon_errors (void)
     }
   pki = signer_test_pki_new ();
   port = signer_test_free_port ();
-  tls = g_strdup_printf ("\"tls_cert_file\":\"%s\",\"tls_key_file\":\"%s\"", pki->signer_crt, pki->signer_key);
+  tls = g_strdup_printf ("\"tls_cert_file\":\"%s\",\"tls_key_file\":\"%s\"", pki->signer_crt,
+                         pki->signer_key);
 
   struct
   {
@@ -202,12 +207,14 @@ test_daemon_errors (void)
     { "{\"server\":{\"grpc_addr\":\"127.0.0.1:PORT\"}}", NULL,
       "unable to set up TLS: Could not load X509 key pair (cert: \"\", key: \"\"): open : no such file or "
       "directory" },
-    { "{\"server\":{TLS},\"storage\":{\"backend\":\"memory\"}}", NULL, "grpc listen address required for server" },
+    { "{\"server\":{TLS},\"storage\":{\"backend\":\"memory\"}}", NULL,
+      "grpc listen address required for server" },
     { "{\"server\":{TLS,\"grpc_addr\":\"127.0.0.1:PORT\"},\"storage\":{\"backend\":\"foo\"}}", NULL,
       "foo is not an allowed backend, " ALLOWED },
     { "{\"server\":{TLS,\"grpc_addr\":\"127.0.0.1:PORT\"},\"storage\":{\"backend\":\"mysql\"}}", NULL,
       "must provide a non-empty database source for mysql" },
-    { "{\"server\":{TLS,\"grpc_addr\":\"127.0.0.1:PORT\"},\"storage\":{\"backend\":\"mysql\",\"db_url\":\"x@tcp(h\"}}",
+    { "{\"server\":{TLS,\"grpc_addr\":\"127.0.0.1:PORT\"},\"storage\":{\"backend\":\"mysql\",\"db_url\":\"x@"
+      "tcp(h\"}}",
       NULL, "failed to parse the database source for mysql" },
     { "{\"server\":{TLS,\"grpc_addr\":\"127.0.0.1:PORT\"},\"storage\":{\"backend\":\"mysql\","
       "\"db_url\":\"signer@tcp(127.0.0.1:1)/notarysigner\"}}",
@@ -216,7 +223,8 @@ test_daemon_errors (void)
     { "{\"server\":{TLS,\"grpc_addr\":\"127.0.0.1:PORT\"},\"storage\":{\"backend\":\"mysql\","
       "\"db_url\":\"signer@tcp(127.0.0.1:1)/notarysigner\"}}",
       "NOTARY_SIGNER_DEFAULT_ALIAS=timestamp_1",
-      "expected env variable to not be empty: timestamp_1 (set NOTARY_SIGNER_TIMESTAMP_1 to the passphrase that "
+      "expected env variable to not be empty: timestamp_1 (set NOTARY_SIGNER_TIMESTAMP_1 to the passphrase "
+      "that "
       "encrypts new keys)" },
     { "{\"server\":{TLS,\"grpc_addr\":\"127.0.0.1:PORT\"},\"storage\":{\"backend\":\"mysql\","
       "\"db_url\":\"signer@tcp(127.0.0.1:1)/notarysigner\",\"default_alias\":\"timestamp_1\"}}",
@@ -254,7 +262,7 @@ test_daemon_errors (void)
       if (msg[n - 1] == '*')
         {
           if (strncmp (r.fatal, msg, n - 1) != 0)
-            g_error ("fatal line \"%s\" does not start with \"%.*s\"", r.fatal, (int) n - 1, msg);
+            g_error ("fatal line \"%s\" does not start with \"%.*s\"", r.fatal, (int)n - 1, msg);
         }
       else
         g_assert_cmpstr (r.fatal, ==, msg);
@@ -290,9 +298,10 @@ test_debug_server (void)
     }
   pki = signer_test_pki_new ();
   port = signer_test_free_port ();
-  text = g_strdup_printf ("{\"server\":{\"tls_cert_file\":\"%s\",\"tls_key_file\":\"%s\",\"grpc_addr\":"
-                          "\"127.0.0.1:%u\"},\"storage\":{\"backend\":\"memory\"},\"logging\":{\"level\":\"info\"}}",
-                          pki->signer_crt, pki->signer_key, port);
+  text = g_strdup_printf (
+      "{\"server\":{\"tls_cert_file\":\"%s\",\"tls_key_file\":\"%s\",\"grpc_addr\":"
+      "\"127.0.0.1:%u\"},\"storage\":{\"backend\":\"memory\"},\"logging\":{\"level\":\"info\"}}",
+      pki->signer_crt, pki->signer_key, port);
   path = write_temp (pki->dir, "debug.json", text);
 
   if (port_8080_busy ())
