@@ -293,7 +293,7 @@ def report(argv):
         extra = [f"- {k.split('.', 1)[1]}: {v}" for k, v in notes.items()
                  if k.startswith(mode + ".") and not k.endswith(".scale")]
         if extra:
-            lines.append("Notes:\n")
+            lines.append("\nNotes:\n")
             lines += extra
         lines.append("")
     table = "\n".join(lines)

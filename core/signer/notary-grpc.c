@@ -316,6 +316,9 @@ tls_handshake (H2Conn *c, gint64 deadline, GError **error)
         }
       if (!gnutls_error_is_fatal (r))
         continue;
+      /* Tell the peer why (e.g. bad_certificate), as Go's TLS stack does,
+       * instead of a bare connection reset. */
+      gnutls_alert_send_appropriate (c->tls, r);
       if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR)
         {
           gnutls_datum_t out = { NULL, 0 };
