@@ -803,17 +803,24 @@ route (Request *req, const char *path, GHashTable *query)
 }
 
 static void
-log_request (Request *req, const char *uri)
+log_request (Request *req, GUri *uri)
 {
   guint status = soup_server_message_get_status (req->msg);
   gint64 dur = g_get_monotonic_time () - req->started_us;
-  g_autofree char *status_s = g_strdup_printf ("%u", status);
-  g_autofree char *dur_s = g_strdup_printf ("%.6fs", dur / 1e6);
+  NotaryLogger *logger = req->srv->opts.logger;
 
   __atomic_fetch_add (&req->srv->metrics.requests[req->op][status_slot (status)], 1, __ATOMIC_RELAXED);
   __atomic_fetch_add (&req->srv->metrics.duration_us[req->op], dur, __ATOMIC_RELAXED);
-  notary_log (NOTARY_LOG_DEBUG, "response completed", "http.request.method", req->method, "http.request.uri", uri,
-              "http.response.status", status_s, "http.response.duration", dur_s, NULL);
+  /* Formatting the line costs more than some whole requests: only do it
+   * when it will be written. */
+  if (logger != NULL && notary_logger_get_level (logger) <= NOTARY_LOG_DEBUG)
+    {
+      g_autofree char *status_s = g_strdup_printf ("%u", status);
+      g_autofree char *dur_s = g_strdup_printf ("%.6fs", dur / 1e6);
+      g_autofree char *uri_s = g_uri_to_string_partial (uri, G_URI_HIDE_PASSWORD);
+      notary_log (NOTARY_LOG_DEBUG, "response completed", "http.request.method", req->method, "http.request.uri",
+                  uri_s, "http.response.status", status_s, "http.response.duration", dur_s, NULL);
+    }
 }
 
 static void
@@ -824,7 +831,6 @@ handle_request (SoupServer *soup, SoupServerMessage *msg, const char *raw_path, 
   g_autofree char *path = NULL;
   g_autofree char *clean = NULL;
   GUri *uri = soup_server_message_get_uri (msg);
-  g_autofree char *uri_s = g_uri_to_string_partial (uri, G_URI_HIDE_PASSWORD);
 
   req.srv = user_data;
   req.msg = msg;
@@ -834,7 +840,7 @@ handle_request (SoupServer *soup, SoupServerMessage *msg, const char *raw_path, 
   if (soup_server_message_get_status (msg) == 413)
     {
       /* rejected while reading headers (body too large) */
-      log_request (&req, uri_s);
+      log_request (&req, uri);
       return;
     }
 
@@ -852,7 +858,14 @@ handle_request (SoupServer *soup, SoupServerMessage *msg, const char *raw_path, 
   else
     route (&req, path, query);
 
-  log_request (&req, uri_s);
+  /* Say we close when the client asked to (Go and nginx do; libsoup closes
+   * silently otherwise, which load tools count as read errors). */
+  {
+    SoupMessageHeaders *rq = soup_server_message_get_request_headers (msg);
+    if (soup_message_headers_header_contains (rq, "Connection", "close"))
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+  }
+  log_request (&req, uri);
   g_free (req.gun);
 }
 

@@ -11,6 +11,7 @@
 
 #include <gio/gio.h>
 #include "notary-auth.h"
+#include "notary-log.h"
 #include "notary-repo.h"
 
 G_BEGIN_DECLS
@@ -26,6 +27,7 @@ typedef struct
   GTlsDatabase *client_ca;          /* NULL = no client certs */
   guint workers;                    /* >= 1 */
   NotaryAuth *auth;                 /* NULL = no authentication (borrowed) */
+  NotaryLogger *logger;             /* for level checks before formatting; NULL = quiet */
 } NotaryHttpOptions;
 
 typedef struct _NotaryHttpServer NotaryHttpServer;

@@ -27,6 +27,15 @@ typedef struct
 } Flags;
 
 static void
+flags_clear (Flags *flags)
+{
+  g_free (flags->config_path);
+  g_free (flags->logf);
+  g_free (flags->check_plugin);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Flags, flags_clear)
+
+static void
 usage (FILE *out)
 {
   fprintf (out, "usage: notary-server -config=FILE [-debug] [-logf=json|logfmt]\n"
@@ -215,7 +224,7 @@ list_plugins (char **search_path)
 int
 main (int argc, char **argv)
 {
-  Flags flags = { 0 };
+  g_auto (Flags) flags = { 0 };
   g_autoptr (GError) error = NULL;
   g_autoptr (NotaryLogger) logger = NULL;
   g_autoptr (NotaryServerConfig) config = NULL;
@@ -273,6 +282,7 @@ main (int argc, char **argv)
       printf ("%s: %s plugin \"%s\" %s (ABI %u.%u): %s\n", flags.check_plugin,
               d->kind == NOTARY_PLUGIN_KIND_STORAGE ? "storage" : "signer", d->name, d->version, d->abi_major,
               d->abi_minor, d->description);
+      fflush (stdout);
       return 0;
     }
 
@@ -356,6 +366,7 @@ main (int argc, char **argv)
 
   opts.repo = repo;
   opts.auth = auth;
+  opts.logger = logger;
   opts.max_age_current = config->max_age_current;
   opts.max_age_consistent = config->max_age_consistent;
   opts.gun_prefixes = (const char *const *) config->gun_prefixes;
@@ -398,8 +409,5 @@ main (int argc, char **argv)
   svt->close (storage);
   kvt->close (signer);
   notary_log (NOTARY_LOG_INFO, "stopped", NULL);
-  g_free (flags.config_path);
-  g_free (flags.logf);
-  g_free (flags.check_plugin);
   return 0;
 }

@@ -16,7 +16,10 @@
 
 /* ---- CK_RV ------------------------------------------------------------ */
 
-#define RV(x) { x, #x }
+#define RV(x)                                                                                                \
+  {                                                                                                          \
+    x, #x                                                                                                    \
+  }
 static const struct
 {
   CK_RV rv;
@@ -111,7 +114,7 @@ notary_pkcs11_rv_name (CK_RV rv)
       buf = g_malloc (32);
       g_private_set (&unknown_buf, buf);
     }
-  g_snprintf (buf, 32, "CKR_0x%lx", (unsigned long) rv);
+  g_snprintf (buf, 32, "CKR_0x%lx", (unsigned long)rv);
   return buf;
 }
 
@@ -161,8 +164,8 @@ const guint8 notary_pkcs11_ed25519_params[5] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
 
 /* SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING (66 bytes) } */
 static const guint8 p256_spki_prefix[] = {
-  0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
-  0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+  0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+  0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 };
 
 gboolean
@@ -177,7 +180,7 @@ notary_pkcs11_ec_params_is_p256 (const guint8 *params, gsize len)
 static const guint8 *
 unwrap_octet_string (const guint8 *v, gsize len, gsize *out_len)
 {
-  if (len >= 2 && v[0] == 0x04 && v[1] < 0x80 && (gsize) v[1] + 2 == len)
+  if (len >= 2 && v[0] == 0x04 && v[1] < 0x80 && (gsize)v[1] + 2 == len)
     {
       *out_len = v[1];
       return v + 2;
@@ -229,8 +232,8 @@ notary_pkcs11_rsa_spki (const guint8 *modulus, gsize modulus_len, const guint8 *
                         GError **error)
 {
   g_auto (gnutls_pubkey_t) pub = NULL;
-  gnutls_datum_t m = { (unsigned char *) modulus, (unsigned int) modulus_len };
-  gnutls_datum_t e = { (unsigned char *) exponent, (unsigned int) exponent_len };
+  gnutls_datum_t m = { (unsigned char *)modulus, (unsigned int)modulus_len };
+  gnutls_datum_t e = { (unsigned char *)exponent, (unsigned int)exponent_len };
   gnutls_datum_t out = { NULL, 0 };
   GBytes *res;
   int ret;
@@ -256,5 +259,5 @@ notary_pkcs11_dup_padded (const CK_UTF8CHAR *s, gsize len)
 {
   while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\0'))
     len--;
-  return g_strndup ((const char *) s, len);
+  return g_strndup ((const char *)s, len);
 }

@@ -78,8 +78,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NotarySigner, pkcs11_close)
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static gboolean
-throw_signer (GError **error, NotarySignerError code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+static gboolean throw_signer (GError **error, NotarySignerError code, const char *fmt, ...)
+    G_GNUC_PRINTF (3, 4);
 static gboolean
 throw_signer (GError **error, NotarySignerError code, const char *fmt, ...)
 {
@@ -108,7 +108,7 @@ parse_alg (const char *name, KeyAlg *out)
   for (guint i = 0; i < G_N_ELEMENTS (alg_names); i++)
     if (g_strcmp0 (name, alg_names[i]) == 0)
       {
-        *out = (KeyAlg) i;
+        *out = (KeyAlg)i;
         return TRUE;
       }
   return FALSE;
@@ -127,7 +127,7 @@ key_id_to_bytes (const char *key_id, guint8 out[KEY_ID_BYTES])
       int lo = g_ascii_xdigit_value (key_id[2 * i + 1]);
       if (hi < 0 || lo < 0 || g_ascii_isupper (key_id[2 * i]) || g_ascii_isupper (key_id[2 * i + 1]))
         return FALSE;
-      out[i] = (guint8) (hi << 4 | lo);
+      out[i] = (guint8)(hi << 4 | lo);
     }
   return TRUE;
 }
@@ -154,7 +154,10 @@ typedef struct
   CK_RV last;
 } Session;
 
-#define SESSION_INIT { NULL, CK_INVALID_HANDLE, CKR_OK }
+#define SESSION_INIT                                                                                         \
+  {                                                                                                          \
+    NULL, CK_INVALID_HANDLE, CKR_OK                                                                          \
+  }
 
 static void
 session_release (Session *s)
@@ -195,7 +198,7 @@ session_login (NotarySigner *self, CK_SESSION_HANDLE handle, GError **error)
     return notary_pkcs11_throw (error, rv, "C_GetSessionInfo on token '%s'", self->token_label);
   if (info.state == CKS_RW_USER_FUNCTIONS || info.state == CKS_RO_USER_FUNCTIONS)
     return TRUE;
-  rv = self->funcs->C_Login (handle, CKU_USER, (CK_UTF8CHAR_PTR) self->pin, strlen (self->pin));
+  rv = self->funcs->C_Login (handle, CKU_USER, (CK_UTF8CHAR_PTR)self->pin, strlen (self->pin));
   if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
     return notary_pkcs11_throw (error, rv, "logging in to token '%s' (C_Login)", self->token_label);
   return TRUE;
@@ -205,11 +208,12 @@ static gboolean
 open_logged_in_session (NotarySigner *self, CK_SESSION_HANDLE *out, GError **error)
 {
   CK_SESSION_HANDLE handle = CK_INVALID_HANDLE;
-  CK_RV rv = self->funcs->C_OpenSession (self->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &handle);
+  CK_RV rv
+      = self->funcs->C_OpenSession (self->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &handle);
 
   if (rv != CKR_OK)
     return notary_pkcs11_throw (error, rv, "opening a session on token '%s' (slot %lu)", self->token_label,
-                                (unsigned long) self->slot);
+                                (unsigned long)self->slot);
   if (!session_login (self, handle, error))
     {
       self->funcs->C_CloseSession (handle);
@@ -247,7 +251,7 @@ find_by_id (Session *s, CK_OBJECT_CLASS cls, const guint8 id[KEY_ID_BYTES], CK_O
   CK_FUNCTION_LIST *f = s->self->funcs;
   CK_ATTRIBUTE tmpl[] = {
     { CKA_CLASS, &cls, sizeof cls },
-    { CKA_ID, (void *) id, KEY_ID_BYTES },
+    { CKA_ID, (void *)id, KEY_ID_BYTES },
   };
   CK_OBJECT_HANDLE found[2];
   CK_ULONG n = 0;
@@ -320,8 +324,8 @@ get_key_alg (Session *s, CK_OBJECT_HANDLE obj, KeyAlg *out, GError **error)
       *out = ALG_ED25519;
       return TRUE;
     default:
-      return throw_signer (error, NOTARY_SIGNER_ERROR_UNSUPPORTED, "token key has unsupported CKA_KEY_TYPE 0x%lx",
-                           (unsigned long) kt);
+      return throw_signer (error, NOTARY_SIGNER_ERROR_UNSUPPORTED,
+                           "token key has unsupported CKA_KEY_TYPE 0x%lx", (unsigned long)kt);
     }
 }
 
@@ -356,12 +360,14 @@ read_public_key (Session *s, CK_OBJECT_HANDLE obj, GError **error)
     case ALG_ED25519:
       point = get_attr (s, obj, CKA_EC_POINT, "CKA_EC_POINT", error);
       if (point != NULL)
-        bytes = notary_pkcs11_ed25519_public (g_bytes_get_data (point, NULL), g_bytes_get_size (point), error);
+        bytes
+            = notary_pkcs11_ed25519_public (g_bytes_get_data (point, NULL), g_bytes_get_size (point), error);
       break;
     case ALG_RSA:
       {
         g_autoptr (GBytes) n = get_attr (s, obj, CKA_MODULUS, "CKA_MODULUS", error);
-        g_autoptr (GBytes) e = n ? get_attr (s, obj, CKA_PUBLIC_EXPONENT, "CKA_PUBLIC_EXPONENT", error) : NULL;
+        g_autoptr (GBytes) e
+            = n ? get_attr (s, obj, CKA_PUBLIC_EXPONENT, "CKA_PUBLIC_EXPONENT", error) : NULL;
         if (e != NULL)
           bytes = notary_pkcs11_rsa_spki (g_bytes_get_data (n, NULL), g_bytes_get_size (n),
                                           g_bytes_get_data (e, NULL), g_bytes_get_size (e), error);
@@ -388,8 +394,8 @@ canonical_id (NotaryPublicKey *pk, GError **error)
 
   if (key == NULL)
     {
-      throw_signer (error, NOTARY_SIGNER_ERROR_FAILED, "token returned an unusable %s public key: %s", pk->keytype,
-                    local->message);
+      throw_signer (error, NOTARY_SIGNER_ERROR_FAILED, "token returned an unusable %s public key: %s",
+                    pk->keytype, local->message);
       return NULL;
     }
   return g_strdup (notary_key_get_canonical_id (key));
@@ -429,8 +435,8 @@ forget_key (NotarySigner *self, const char *key_id)
 static gboolean
 throw_not_found (NotarySigner *self, const char *key_id, GError **error)
 {
-  return throw_signer (error, NOTARY_SIGNER_ERROR_KEY_NOT_FOUND, "key %s not found in PKCS#11 token '%s'", key_id,
-                       self->token_label);
+  return throw_signer (error, NOTARY_SIGNER_ERROR_KEY_NOT_FOUND, "key %s not found in PKCS#11 token '%s'",
+                       key_id, self->token_label);
 }
 
 /* ---- module and token --------------------------------------------------- */
@@ -503,19 +509,19 @@ static char *
 describe_wanted_token (const char *label, gboolean have_slot, CK_SLOT_ID slot)
 {
   if (label != NULL && have_slot)
-    return g_strdup_printf ("token '%s' in slot %lu", label, (unsigned long) slot);
+    return g_strdup_printf ("token '%s' in slot %lu", label, (unsigned long)slot);
   if (label != NULL)
     return g_strdup_printf ("token '%s'", label);
   if (have_slot)
-    return g_strdup_printf ("initialised token in slot %lu", (unsigned long) slot);
+    return g_strdup_printf ("initialised token in slot %lu", (unsigned long)slot);
   return g_strdup ("initialised token");
 }
 
 /* Loads the configured module (or every module registered with p11-kit)
  * and selects the token; fills self->funcs, module_name, slot. */
 static gboolean
-load_token (NotarySigner *self, const char *module, const char *want_label, gboolean have_slot, CK_SLOT_ID want_slot,
-            CK_TOKEN_INFO *info, GError **error)
+load_token (NotarySigner *self, const char *module, const char *want_label, gboolean have_slot,
+            CK_SLOT_ID want_slot, CK_TOKEN_INFO *info, GError **error)
 {
   g_autofree char *wanted = describe_wanted_token (want_label, have_slot, want_slot);
 
@@ -538,7 +544,8 @@ load_token (NotarySigner *self, const char *module, const char *want_label, gboo
           module_unload (funcs);
           if (error != NULL && *error != NULL)
             return FALSE;
-          return throw_signer (error, NOTARY_SIGNER_ERROR_UNAVAILABLE, "no %s in PKCS#11 module %s", wanted, module);
+          return throw_signer (error, NOTARY_SIGNER_ERROR_UNAVAILABLE, "no %s in PKCS#11 module %s", wanted,
+                               module);
         }
       self->funcs = funcs;
       self->module_name = g_strdup (module);
@@ -552,7 +559,8 @@ load_token (NotarySigner *self, const char *module, const char *want_label, gboo
     if (all == NULL)
       {
         const char *why = p11_kit_message ();
-        return throw_signer (error, NOTARY_SIGNER_ERROR_FAILED, "cannot load the registered PKCS#11 modules: %s",
+        return throw_signer (error, NOTARY_SIGNER_ERROR_FAILED,
+                             "cannot load the registered PKCS#11 modules: %s",
                              why != NULL ? why : "unknown error");
       }
     for (guint i = 0; all[i] != NULL; i++)
@@ -565,7 +573,8 @@ load_token (NotarySigner *self, const char *module, const char *want_label, gboo
             if (find_token (all[i], want_label, have_slot, want_slot, &self->slot, info, &local))
               {
                 self->funcs = all[i];
-                self->module_name = g_strdup_printf ("'%s' (registered with p11-kit)", name ? name : "(unnamed)");
+                self->module_name
+                    = g_strdup_printf ("'%s' (registered with p11-kit)", name ? name : "(unnamed)");
                 continue;
               }
             all[i]->C_Finalize (NULL);
@@ -580,7 +589,8 @@ load_token (NotarySigner *self, const char *module, const char *want_label, gboo
   }
   if (self->funcs == NULL)
     return throw_signer (error, NOTARY_SIGNER_ERROR_UNAVAILABLE,
-                         "no %s in any PKCS#11 module registered with p11-kit (set trust_service.module)", wanted);
+                         "no %s in any PKCS#11 module registered with p11-kit (set trust_service.module)",
+                         wanted);
   return TRUE;
 }
 
@@ -615,7 +625,8 @@ pkcs11_open (const NotaryHost *host, JsonObject *options, GError **error)
     }
   if (slot_s != NULL && !g_ascii_string_to_unsigned (slot_s, 10, 0, G_MAXULONG, &slot, NULL))
     {
-      throw_signer (error, NOTARY_SIGNER_ERROR_FAILED, "trust_service.slot must be a slot number, not '%s'", slot_s);
+      throw_signer (error, NOTARY_SIGNER_ERROR_FAILED, "trust_service.slot must be a slot number, not '%s'",
+                    slot_s);
       return NULL;
     }
   if (module != NULL && !g_path_is_absolute (module) && host != NULL && host->config_dir != NULL)
@@ -625,20 +636,21 @@ pkcs11_open (const NotaryHost *host, JsonObject *options, GError **error)
       module = abs;
     }
 
-  if (!load_token (self, module, label, slot_s != NULL, (CK_SLOT_ID) slot, &info, error))
+  if (!load_token (self, module, label, slot_s != NULL, (CK_SLOT_ID)slot, &info, error))
     return NULL;
   self->token_label = notary_pkcs11_dup_padded (info.label, sizeof info.label);
   if ((info.flags & CKF_LOGIN_REQUIRED) && self->pin == NULL)
     {
-      throw_signer (error, NOTARY_SIGNER_ERROR_FAILED,
-                    "PKCS#11 token '%s' requires a PIN: set trust_service.pin (or NOTARY_SERVER_TRUST_SERVICE_PIN)",
-                    self->token_label);
+      throw_signer (
+          error, NOTARY_SIGNER_ERROR_FAILED,
+          "PKCS#11 token '%s' requires a PIN: set trust_service.pin (or NOTARY_SERVER_TRUST_SERVICE_PIN)",
+          self->token_label);
       return NULL;
     }
   if (info.flags & CKF_WRITE_PROTECTED)
     {
-      throw_signer (error, NOTARY_SIGNER_ERROR_FAILED, "PKCS#11 token '%s' is write-protected: it cannot store keys",
-                    self->token_label);
+      throw_signer (error, NOTARY_SIGNER_ERROR_FAILED,
+                    "PKCS#11 token '%s' is write-protected: it cannot store keys", self->token_label);
       return NULL;
     }
   /* Logging in here makes a wrong PIN a start-up error, not a first-request one. */
@@ -646,11 +658,12 @@ pkcs11_open (const NotaryHost *host, JsonObject *options, GError **error)
     return NULL;
 
   {
-    g_autofree char *manufacturer = notary_pkcs11_dup_padded (info.manufacturerID, sizeof info.manufacturerID);
+    g_autofree char *manufacturer
+        = notary_pkcs11_dup_padded (info.manufacturerID, sizeof info.manufacturerID);
     g_autofree char *model = notary_pkcs11_dup_padded (info.model, sizeof info.model);
     notary_host_logf (host, NOTARY_LOG_INFO,
-                      "using PKCS#11 token '%s' (%s %s, slot %lu) from module %s; new keys: %s", self->token_label,
-                      manufacturer, model, (unsigned long) self->slot, self->module_name,
+                      "using PKCS#11 token '%s' (%s %s, slot %lu) from module %s; new keys: %s",
+                      self->token_label, manufacturer, model, (unsigned long)self->slot, self->module_name,
                       alg_names[self->default_alg]);
   }
   return g_steal_pointer (&self);
@@ -710,7 +723,8 @@ label_pair (Session *s, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv, const char 
 }
 
 static NotaryPublicKey *
-pkcs11_create_key (NotarySigner *self, const char *gun, const char *role, const char *algorithm, GError **error)
+pkcs11_create_key (NotarySigner *self, const char *gun, const char *role, const char *algorithm,
+                   GError **error)
 {
   g_auto (Session) s = SESSION_INIT;
   CK_FUNCTION_LIST *f = self->funcs;
@@ -721,22 +735,15 @@ pkcs11_create_key (NotarySigner *self, const char *gun, const char *role, const 
   CK_MECHANISM mech = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
   /* Signing keys only: no encryption, wrapping or derivation uses. */
   CK_ATTRIBUTE pub_tmpl[7] = {
-    { CKA_TOKEN, &yes, sizeof yes },
-    { CKA_PRIVATE, &no, sizeof no },
-    { CKA_VERIFY, &yes, sizeof yes },
-    { CKA_ENCRYPT, &no, sizeof no },
-    { CKA_WRAP, &no, sizeof no },
+    { CKA_TOKEN, &yes, sizeof yes }, { CKA_PRIVATE, &no, sizeof no }, { CKA_VERIFY, &yes, sizeof yes },
+    { CKA_ENCRYPT, &no, sizeof no }, { CKA_WRAP, &no, sizeof no },
   };
   CK_ULONG n_pub = 5;
   CK_ATTRIBUTE priv_tmpl[] = {
-    { CKA_TOKEN, &yes, sizeof yes },
-    { CKA_PRIVATE, &yes, sizeof yes },
-    { CKA_SENSITIVE, &yes, sizeof yes },
-    { CKA_EXTRACTABLE, &no, sizeof no },
-    { CKA_SIGN, &yes, sizeof yes },
-    { CKA_DECRYPT, &no, sizeof no },
-    { CKA_UNWRAP, &no, sizeof no },
-    { CKA_DERIVE, &no, sizeof no },
+    { CKA_TOKEN, &yes, sizeof yes },     { CKA_PRIVATE, &yes, sizeof yes },
+    { CKA_SENSITIVE, &yes, sizeof yes }, { CKA_EXTRACTABLE, &no, sizeof no },
+    { CKA_SIGN, &yes, sizeof yes },      { CKA_DECRYPT, &no, sizeof no },
+    { CKA_UNWRAP, &no, sizeof no },      { CKA_DERIVE, &no, sizeof no },
   };
   CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
   g_autoptr (NotaryPublicKey) pk = NULL;
@@ -751,24 +758,25 @@ pkcs11_create_key (NotarySigner *self, const char *gun, const char *role, const 
     {
     case ALG_ECDSA:
       mech.mechanism = CKM_EC_KEY_PAIR_GEN;
-      pub_tmpl[n_pub++] = (CK_ATTRIBUTE) { CKA_EC_PARAMS, (void *) notary_pkcs11_p256_params,
-                                           sizeof notary_pkcs11_p256_params };
+      pub_tmpl[n_pub++] = (CK_ATTRIBUTE){ CKA_EC_PARAMS, (void *)notary_pkcs11_p256_params,
+                                          sizeof notary_pkcs11_p256_params };
       break;
     case ALG_ED25519:
       mech.mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
-      pub_tmpl[n_pub++] = (CK_ATTRIBUTE) { CKA_EC_PARAMS, (void *) notary_pkcs11_ed25519_params,
-                                           sizeof notary_pkcs11_ed25519_params };
+      pub_tmpl[n_pub++] = (CK_ATTRIBUTE){ CKA_EC_PARAMS, (void *)notary_pkcs11_ed25519_params,
+                                          sizeof notary_pkcs11_ed25519_params };
       break;
     case ALG_RSA:
       mech.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
-      pub_tmpl[n_pub++] = (CK_ATTRIBUTE) { CKA_MODULUS_BITS, &modulus_bits, sizeof modulus_bits };
-      pub_tmpl[n_pub++] = (CK_ATTRIBUTE) { CKA_PUBLIC_EXPONENT, (void *) f4, sizeof f4 };
+      pub_tmpl[n_pub++] = (CK_ATTRIBUTE){ CKA_MODULUS_BITS, &modulus_bits, sizeof modulus_bits };
+      pub_tmpl[n_pub++] = (CK_ATTRIBUTE){ CKA_PUBLIC_EXPONENT, (void *)f4, sizeof f4 };
       break;
     }
 
   if (!session_acquire (self, &s, error))
     return NULL;
-  s.last = f->C_GenerateKeyPair (s.handle, &mech, pub_tmpl, n_pub, priv_tmpl, G_N_ELEMENTS (priv_tmpl), &pub, &priv);
+  s.last = f->C_GenerateKeyPair (s.handle, &mech, pub_tmpl, n_pub, priv_tmpl, G_N_ELEMENTS (priv_tmpl), &pub,
+                                 &priv);
   if (s.last != CKR_OK)
     {
       notary_pkcs11_throw (error, s.last, "generating a %s key pair on token '%s' (C_GenerateKeyPair)",
@@ -825,8 +833,8 @@ pkcs11_get_key (NotarySigner *self, const char *key_id, GError **error)
   if (!g_str_equal (actual, key_id))
     {
       /* Some other application's object with a colliding CKA_ID. */
-      notary_host_logf (self->host, NOTARY_LOG_WARNING, "token object with CKA_ID %s holds key %s; ignored", key_id,
-                        actual);
+      notary_host_logf (self->host, NOTARY_LOG_WARNING, "token object with CKA_ID %s holds key %s; ignored",
+                        key_id, actual);
       throw_not_found (self, key_id, error);
       return NULL;
     }
@@ -909,10 +917,10 @@ pkcs11_sign (NotarySigner *self, const char *key_id, GBytes *message, GError **e
             break;
           }
         case ALG_RSA:
-          mech = (CK_MECHANISM) { CKM_SHA256_RSA_PKCS_PSS, &pss, sizeof pss };
+          mech = (CK_MECHANISM){ CKM_SHA256_RSA_PKCS_PSS, &pss, sizeof pss };
           break;
         case ALG_ED25519:
-          mech = (CK_MECHANISM) { CKM_EDDSA, NULL, 0 };
+          mech = (CK_MECHANISM){ CKM_EDDSA, NULL, 0 };
           break;
         }
       s.last = f->C_SignInit (s.handle, &mech, key.priv);
@@ -936,11 +944,11 @@ pkcs11_sign (NotarySigner *self, const char *key_id, GBytes *message, GError **e
     }
 
   /* Size query first; it does not end the operation. */
-  s.last = f->C_Sign (s.handle, (CK_BYTE_PTR) data, data_len, NULL, &sig_len);
+  s.last = f->C_Sign (s.handle, (CK_BYTE_PTR)data, data_len, NULL, &sig_len);
   if (s.last == CKR_OK)
     {
       sig = g_malloc (MAX (sig_len, 1));
-      s.last = f->C_Sign (s.handle, (CK_BYTE_PTR) data, data_len, sig, &sig_len);
+      s.last = f->C_Sign (s.handle, (CK_BYTE_PTR)data, data_len, sig, &sig_len);
     }
   if (s.last != CKR_OK)
     {
@@ -950,7 +958,7 @@ pkcs11_sign (NotarySigner *self, const char *key_id, GBytes *message, GError **e
   if (key.alg == ALG_ECDSA && sig_len != 64)
     {
       throw_signer (error, NOTARY_SIGNER_ERROR_FAILED, "token returned a %lu-byte ECDSA P-256 signature",
-                    (unsigned long) sig_len);
+                    (unsigned long)sig_len);
       return NULL;
     }
   return g_bytes_new_take (g_steal_pointer (&sig), sig_len);
@@ -963,11 +971,15 @@ pkcs11_check_health (NotarySigner *self, GError **error)
   CK_SESSION_INFO sinfo;
   CK_RV rv;
   gboolean ok = TRUE;
+  g_autoptr (GError) local = NULL;
 
   rv = self->funcs->C_GetTokenInfo (self->slot, &info);
   if (rv != CKR_OK)
-    return notary_pkcs11_throw (error, rv, "PKCS#11 token '%s' (slot %lu) not reachable", self->token_label,
-                                (unsigned long) self->slot);
+    /* Whatever the module's code, a token that cannot even describe
+     * itself is unavailable as far as the health endpoint goes. */
+    return throw_signer (error, NOTARY_SIGNER_ERROR_UNAVAILABLE,
+                         "PKCS#11 token '%s' (slot %lu) not reachable: %s", self->token_label,
+                         (unsigned long)self->slot, notary_pkcs11_rv_name (rv));
   g_mutex_lock (&self->anchor_lock);
   rv = self->anchor != CK_INVALID_HANDLE ? self->funcs->C_GetSessionInfo (self->anchor, &sinfo)
                                          : CKR_SESSION_HANDLE_INVALID;
@@ -978,13 +990,15 @@ pkcs11_check_health (NotarySigner *self, GError **error)
       if (self->anchor != CK_INVALID_HANDLE)
         self->funcs->C_CloseSession (self->anchor);
       self->anchor = CK_INVALID_HANDLE;
-      ok = open_logged_in_session (self, &self->anchor, error);
+      ok = open_logged_in_session (self, &self->anchor, &local);
     }
   g_mutex_unlock (&self->anchor_lock);
-  if (ok && (info.flags & CKF_USER_PIN_LOCKED))
+  if (!ok)
+    return throw_signer (error, NOTARY_SIGNER_ERROR_UNAVAILABLE, "%s", local->message);
+  if (info.flags & CKF_USER_PIN_LOCKED)
     return throw_signer (error, NOTARY_SIGNER_ERROR_UNAVAILABLE, "PKCS#11 token '%s': user PIN locked",
                          self->token_label);
-  return ok;
+  return TRUE;
 }
 
 static const NotarySignerVTable pkcs11_vtable = {
@@ -998,5 +1012,5 @@ static const NotarySignerVTable pkcs11_vtable = {
   .check_health = pkcs11_check_health,
 };
 
-NOTARY_PLUGIN_DEFINE (NOTARY_PLUGIN_KIND_SIGNER, "pkcs11", "keys generated and held in a PKCS#11 token (HSM)", "1.0",
-                      &pkcs11_vtable)
+NOTARY_PLUGIN_DEFINE (NOTARY_PLUGIN_KIND_SIGNER, "pkcs11", "keys generated and held in a PKCS#11 token (HSM)",
+                      "1.0", &pkcs11_vtable)

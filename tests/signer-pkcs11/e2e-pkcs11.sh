@@ -37,6 +37,11 @@ command -v "$NOTARY_CLIENT_BIN" >/dev/null 2>&1 ||
 
 e2e_init
 T=$E2E_TMP
+# SoftHSM's own leaks must not fail a sanitizer build (see lsan.supp).
+case ${LSAN_OPTIONS:-} in
+  *lsan.supp*) ;;
+  *) export LSAN_OPTIONS=${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$here/lsan.supp ;;
+esac
 # shellcheck disable=SC2034  # read by check() in tap.sh
 TAP_ON_FAIL=on_fail
 on_fail() {

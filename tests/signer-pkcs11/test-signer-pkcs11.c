@@ -86,6 +86,41 @@ need_softhsm (void)
   return TRUE;
 }
 
+/* softhsm2-util --init-token into the first free slot; @out (optional)
+ * gets what it printed. */
+static gboolean
+init_token (const char *label, char **out, GError **error)
+{
+  g_autofree char *err = NULL;
+  const char *argv[] = { "softhsm2-util", "--init-token", "--free",   "--label", label,
+                         "--pin",         USER_PIN,       "--so-pin", SO_PIN,    NULL };
+  int status;
+
+  if (!g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, out, &err, &status, error))
+    return FALSE;
+  if (!g_spawn_check_wait_status (status, error))
+    {
+      g_prefix_error (error, "softhsm2-util: %s: ", err);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (dir != NULL)
+    while ((name = g_dir_read_name (dir)) != NULL)
+      {
+        g_autofree char *child = g_build_filename (path, name, NULL);
+        remove_tree (child);
+      }
+  g_remove (path);
+}
+
 static const char *
 method_for (const char *keytype)
 {
@@ -132,7 +167,7 @@ create_and_check (NotarySigner *s, const char *algo, const char *expect_type, No
     g_assert_cmpuint (g_bytes_get_size (pk->public_bytes), ==, 32);
   else
     /* DER SubjectPublicKeyInfo: a SEQUENCE */
-    g_assert_cmpuint (((const guint8 *) g_bytes_get_data (pk->public_bytes, NULL))[0], ==, 0x30);
+    g_assert_cmpuint (((const guint8 *)g_bytes_get_data (pk->public_bytes, NULL))[0], ==, 0x30);
   key = notary_key_new (pk->keytype, pk->public_bytes, &error);
   g_assert_no_error (error);
   id = g_strdup (notary_key_get_canonical_id (key));
@@ -429,6 +464,70 @@ test_registered_modules (void)
   fx.vt->close (s);
 }
 
+static GHashTable *
+list_dir (const char *path)
+{
+  GHashTable *names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    g_hash_table_add (names, g_strdup (name));
+  return names;
+}
+
+/* A token that disappears under a running instance (SoftHSM: its
+ * directory is deleted) makes health report UNAVAILABLE and key calls
+ * fail with the CKR name, instead of crashing or hanging. */
+static void
+test_token_removed (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *tokens = NULL;
+  g_autofree char *gone_dir = NULL;
+  g_autoptr (GHashTable) before = NULL;
+  g_autoptr (GHashTable) after = NULL;
+  g_autoptr (JsonObject) o = options_new (fx.softhsm_module, "notary-gone", USER_PIN, NULL);
+  GHashTableIter iter;
+  gpointer name;
+  NotarySigner *s;
+  NotaryPublicKey *pk;
+
+  if (!need_softhsm ())
+    return;
+  tokens = g_build_filename (fx.tmpdir, "tokens", NULL);
+  before = list_dir (tokens);
+  g_assert_true (init_token ("notary-gone", NULL, &error));
+  g_assert_no_error (error);
+  after = list_dir (tokens);
+  g_hash_table_iter_init (&iter, after);
+  while (g_hash_table_iter_next (&iter, &name, NULL))
+    if (!g_hash_table_contains (before, name))
+      gone_dir = g_build_filename (tokens, name, NULL);
+  g_assert_nonnull (gone_dir);
+
+  s = open_with (o, &error);
+  g_assert_no_error (error);
+  pk = fx.vt->create_key (s, "example.com/gone", "timestamp", NULL, &error);
+  g_assert_no_error (error);
+  notary_public_key_free (pk);
+  g_assert_true (fx.vt->check_health (s, &error));
+  g_assert_no_error (error);
+
+  remove_tree (gone_dir);
+  g_assert_false (fx.vt->check_health (s, &error));
+  g_assert_error (error, NOTARY_SIGNER_ERROR, NOTARY_SIGNER_ERROR_UNAVAILABLE);
+  g_assert_nonnull (strstr (error->message, "notary-gone"));
+  g_assert_nonnull (strstr (error->message, "CKR_"));
+  g_clear_error (&error);
+  pk = fx.vt->create_key (s, "example.com/gone", "timestamp", NULL, &error);
+  g_assert_null (pk);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "CKR_"));
+  fx.vt->close (s);
+}
+
 typedef struct
 {
   NotarySigner *signer;
@@ -476,7 +575,7 @@ test_threads (void)
   ids[1] = create_and_check (s, "ed25519", "ed25519", &keys[1]);
   for (guint i = 0; i < 8; i++)
     {
-      workers[i] = (Worker) { s, ids[i % 2], keys[i % 2], i, 0 };
+      workers[i] = (Worker){ s, ids[i % 2], keys[i % 2], i, 0 };
       threads[i] = g_thread_new ("signer", sign_loop, &workers[i]);
     }
   for (guint i = 0; i < 8; i++)
@@ -523,25 +622,17 @@ setup_token (GError **error)
   g_autofree char *tokens = g_build_filename (fx.tmpdir, "tokens", NULL);
   g_autofree char *contents = NULL;
   g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-  const char *argv[] = { "softhsm2-util", "--init-token", "--free", "--label", TOKEN_LABEL,
-                         "--pin", USER_PIN, "--so-pin", SO_PIN, NULL };
   const char *p;
-  int status;
 
   if (g_mkdir (tokens, 0700) != 0)
     return FALSE;
-  contents = g_strdup_printf ("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", tokens);
+  contents = g_strdup_printf ("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n",
+                              tokens);
   if (!g_file_set_contents (conf, contents, -1, error))
     return FALSE;
   g_setenv ("SOFTHSM2_CONF", conf, TRUE);
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, error))
+  if (!init_token (TOKEN_LABEL, &out, error))
     return FALSE;
-  if (!g_spawn_check_wait_status (status, error))
-    {
-      g_prefix_error (error, "softhsm2-util: %s: ", err);
-      return FALSE;
-    }
   /* "The token has been initialized and is reassigned to slot 1234" */
   p = strstr (out, "slot ");
   if (p != NULL)
@@ -553,6 +644,7 @@ static void
 load_plugin (void)
 {
   g_autoptr (GError) error = NULL;
+  g_autofree char *softhsm_util = g_find_program_in_path ("softhsm2-util");
   GModule *module;
   NotaryPluginGetDescFunc get_desc;
   const NotaryPluginDesc *desc;
@@ -563,7 +655,7 @@ load_plugin (void)
         fx.softhsm_module = g_strdup (softhsm_candidates[i]);
         break;
       }
-  if (fx.softhsm_module == NULL || g_find_program_in_path ("softhsm2-util") == NULL)
+  if (fx.softhsm_module == NULL || softhsm_util == NULL)
     {
       g_printerr ("# SoftHSM2 not installed: tests skip\n");
       return;
@@ -576,7 +668,7 @@ load_plugin (void)
   module = g_module_open (PKCS11_PLUGIN_FILE, G_MODULE_BIND_LOCAL);
   if (module == NULL)
     g_error ("cannot open %s: %s", PKCS11_PLUGIN_FILE, g_module_error ());
-  g_assert_true (g_module_symbol (module, NOTARY_PLUGIN_ENTRY_SYMBOL, (gpointer *) &get_desc));
+  g_assert_true (g_module_symbol (module, NOTARY_PLUGIN_ENTRY_SYMBOL, (gpointer *)&get_desc));
   desc = get_desc ();
   g_assert_cmpuint (desc->abi_major, ==, NOTARY_PLUGIN_ABI_MAJOR);
   g_assert_cmpstr (desc->build_signature, ==, NOTARY_PLUGIN_BUILD_SIGNATURE);
@@ -587,21 +679,6 @@ load_plugin (void)
   g_module_make_resident (module);
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    while ((name = g_dir_read_name (dir)) != NULL)
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-        remove_tree (child);
-      }
-  g_remove (path);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -610,7 +687,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_mutex_init (&fx.log_lock);
   fx.log_lines = g_ptr_array_new_with_free_func (g_free);
-  fx.host = (NotaryHost) { NOTARY_VERSION_HOST, capture_log, "/", "notary-server", NULL };
+  fx.host = (NotaryHost){ NOTARY_VERSION_HOST, capture_log, "/", "notary-server", NULL };
   load_plugin ();
 
   g_test_add_func ("/pkcs11/open/defaults", test_open_defaults);
@@ -627,6 +704,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pkcs11/open/bad-options", test_bad_options);
   g_test_add_func ("/pkcs11/open/slot", test_slot_option);
   g_test_add_func ("/pkcs11/open/registered-modules", test_registered_modules);
+  g_test_add_func ("/pkcs11/health/token-removed", test_token_removed);
   g_test_add_func ("/pkcs11/threads/sign", test_threads);
   g_test_add_func ("/pkcs11/zz/pin-never-logged", test_pin_never_logged);
   rc = g_test_run ();
