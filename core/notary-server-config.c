@@ -35,8 +35,16 @@ static const char *const server_known_paths[] = {
   "trust_service.tls_ca_file",
   "trust_service.tls_client_cert",
   "trust_service.tls_client_key",
+  "trust_service.pin",           /* pkcs11 */
+  "trust_service.module",        /* pkcs11 */
+  "trust_service.token_label",   /* pkcs11 */
+  "trust_service.slot",          /* pkcs11 */
   "storage.backend",
   "storage.db_url",
+  "storage.max_connections",     /* mysql */
+  "storage.connect_timeout",     /* mysql */
+  "storage.read_timeout",        /* mysql */
+  "storage.write_timeout",       /* mysql */
   "auth.type",
   "auth.options.realm",
   "auth.options.service",
@@ -54,7 +62,7 @@ static const char *const server_known_paths[] = {
 };
 
 /* Path keys resolved against the config dir, per section (§1.1). */
-static const char *const trust_path_keys[] = { "tls_ca_file", "tls_client_cert", "tls_client_key", NULL };
+static const char *const trust_path_keys[] = { "tls_ca_file", "tls_client_cert", "tls_client_key", "module", NULL };
 static const char *const storage_path_keys[] = { "tls_ca_file", "client_cert_file", "client_key_file", NULL };
 
 static gboolean throw_invalid (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);

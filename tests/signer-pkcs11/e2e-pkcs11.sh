@@ -84,9 +84,8 @@ canon = json.dumps({"keytype": k["keytype"], "keyval": {"private": None, "public
 print(k["keytype"], hashlib.sha256(canon.encode()).hexdigest())'
 }
 
-# token_labels: the CKA_LABELs of the token's objects, one a line (read
-# with GnuTLS's p11tool when installed, else straight from SoftHSM's files
-# is not possible, so the caller skips).
+# token_labels: the CKA_LABELs of the token's objects, one a line, read
+# with GnuTLS's p11tool (callers skip those checks when it is missing).
 token_labels() {
   GNUTLS_PIN=$PIN p11tool --provider "$SOFTHSM_MODULE" --login --list-all "pkcs11:token=notary-test" 2>/dev/null |
     sed -n 's/^[[:space:]]*Label: //p'
