@@ -840,3 +840,52 @@ notary_json_object_get_int (JsonObject *obj, const char *member, gint64 *out)
     *out = json_node_get_int (node);
   return TRUE;
 }
+
+void
+notary_json_write_go_string (GString *out, const char *s, gssize len)
+{
+  static const char hex[] = "0123456789abcdef";
+  const char *end = s + (len < 0 ? (gssize) strlen (s) : len);
+
+  g_string_append_c (out, '"');
+  for (const char *p = s; p < end; p++)
+    {
+      guchar c = (guchar) *p;
+      switch (c)
+        {
+        case '"':
+          g_string_append (out, "\\\"");
+          break;
+        case '\\':
+          g_string_append (out, "\\\\");
+          break;
+        case '\n':
+          g_string_append (out, "\\n");
+          break;
+        case '\r':
+          g_string_append (out, "\\r");
+          break;
+        case '\t':
+          g_string_append (out, "\\t");
+          break;
+        case '<':
+        case '>':
+        case '&':
+          g_string_append_printf (out, "\\u00%c%c", hex[c >> 4], hex[c & 0xf]);
+          break;
+        default:
+          if (c < 0x20)
+            g_string_append_printf (out, "\\u00%c%c", hex[c >> 4], hex[c & 0xf]);
+          else if (c == 0xe2 && end - p >= 3 && (guchar) p[1] == 0x80
+                   && ((guchar) p[2] == 0xa8 || (guchar) p[2] == 0xa9))
+            {
+              /* U+2028/U+2029 break JavaScript parsers; Go escapes them. */
+              g_string_append (out, (guchar) p[2] == 0xa8 ? "\\u2028" : "\\u2029");
+              p += 2;
+            }
+          else
+            g_string_append_c (out, (char) c);
+        }
+    }
+  g_string_append_c (out, '"');
+}

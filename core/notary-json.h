@@ -37,6 +37,12 @@ GBytes *notary_json_canonicalize (JsonNode *node, GError **error);
 /* Append @s as a canonical JSON string (quotes included). */
 void notary_json_write_canonical_string (GString *out, const char *s);
 
+/* Append @len bytes of @s (NUL-terminated when @len < 0) as Go's
+ * encoding/json writes a string: quotes, `"` `\` \n \r \t escaped, other
+ * control bytes and the HTML-sensitive < > & as \u00XX, U+2028/U+2029 as
+ * \u2028/\u2029 (what logrus lines and Go-made JSON bodies contain). */
+void notary_json_write_go_string (GString *out, const char *s, gssize len);
+
 /* Parse an RFC 3339 timestamp ("2024-05-01T10:00:00.123456789Z",
  * "…+02:00").  \return seconds since the epoch in @out_unix (fraction
  * truncated toward the past). */

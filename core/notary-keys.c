@@ -18,6 +18,7 @@
  * tuf-metadata.md §3, §4 and §6.
  */
 #include "notary-keys.h"
+#include "notary-json.h"
 
 #include <string.h>
 #include <gnutls/gnutls.h>
@@ -199,51 +200,6 @@ append_canonical_string (GString *out, const char *s)
       if (*p == '"' || *p == '\\')
         g_string_append_c (out, '\\');
       g_string_append_c (out, *p);
-    }
-  g_string_append_c (out, '"');
-}
-
-/* Go encoding/json string (HTML-safe escaping), for the .key endpoint body. */
-static void
-append_go_json_string (GString *out, const char *s)
-{
-  g_string_append_c (out, '"');
-  for (const char *p = s; *p != '\0'; p++)
-    {
-      guchar c = (guchar)*p;
-      switch (c)
-        {
-        case '"':
-          g_string_append (out, "\\\"");
-          break;
-        case '\\':
-          g_string_append (out, "\\\\");
-          break;
-        case '\n':
-          g_string_append (out, "\\n");
-          break;
-        case '\r':
-          g_string_append (out, "\\r");
-          break;
-        case '\t':
-          g_string_append (out, "\\t");
-          break;
-        case '<':
-        case '>':
-        case '&':
-          g_string_append_printf (out, "\\u%04x", c);
-          break;
-        default:
-          if (c < 0x20)
-            g_string_append_printf (out, "\\u%04x", c);
-          else if (c == 0xe2 && (guchar)p[1] == 0x80 && ((guchar)p[2] == 0xa8 || (guchar)p[2] == 0xa9))
-            {
-              g_string_append_printf (out, "\\u%04x", (guchar)p[2] == 0xa8 ? 0x2028 : 0x2029);
-              p += 2;
-            }
-          else
-            g_string_append_c (out, (char)c);
-        }
     }
   g_string_append_c (out, '"');
 }
@@ -752,7 +708,7 @@ notary_key_to_endpoint_json (NotaryKey *key)
   const guint8 *p = g_bytes_get_data (key->public_bytes, &len);
   g_autofree char *b64 = g_base64_encode (p, len);
   GString *out = g_string_new ("{\"keytype\":");
-  append_go_json_string (out, key->keytype);
+  notary_json_write_go_string (out, key->keytype, -1);
   g_string_append_printf (out, ",\"keyval\":{\"public\":\"%s\",\"private\":null}}", b64);
   return g_string_free (out, FALSE);
 }

@@ -15,6 +15,7 @@
  * (CODE_FILE, PRIORITY, …) are not printed.
  */
 #include "notary-log.h"
+#include "notary-json.h"
 #include "notary-config.h"
 
 #include <errno.h>
@@ -98,55 +99,6 @@ field_cmp (gconstpointer a, gconstpointer b)
   return strcmp (((const Field *)a)->key, ((const Field *)b)->key);
 }
 
-/* JSON string body as Go's encoding/json writes it (HTML-safe, as logrus). */
-static void
-append_json_string (GString *out, const char *s, gssize len)
-{
-  static const char hex[] = "0123456789abcdef";
-  const char *end = s + (len < 0 ? (gssize)strlen (s) : len);
-
-  g_string_append_c (out, '"');
-  for (const char *p = s; p < end; p++)
-    {
-      guchar c = (guchar)*p;
-      switch (c)
-        {
-        case '"':
-          g_string_append (out, "\\\"");
-          break;
-        case '\\':
-          g_string_append (out, "\\\\");
-          break;
-        case '\n':
-          g_string_append (out, "\\n");
-          break;
-        case '\r':
-          g_string_append (out, "\\r");
-          break;
-        case '\t':
-          g_string_append (out, "\\t");
-          break;
-        case '<':
-        case '>':
-        case '&':
-          g_string_append_printf (out, "\\u00%c%c", hex[c >> 4], hex[c & 0xf]);
-          break;
-        default:
-          if (c < 0x20)
-            g_string_append_printf (out, "\\u00%c%c", hex[c >> 4], hex[c & 0xf]);
-          else if (c == 0xe2 && end - p >= 3 && (guchar)p[1] == 0x80
-                   && ((guchar)p[2] == 0xa8 || (guchar)p[2] == 0xa9))
-            {
-              /* U+2028/U+2029 break JavaScript parsers; Go escapes them. */
-              g_string_append (out, (guchar)p[2] == 0xa8 ? "\\u2028" : "\\u2029");
-              p += 2;
-            }
-          else
-            g_string_append_c (out, (char)c);
-        }
-    }
-  g_string_append_c (out, '"');
-}
 
 /* logrus' text formatter quotes any value with a character outside this set. */
 static gboolean
@@ -286,9 +238,9 @@ format_fields (NotaryLogFormat format, NotaryLogLevel level, const char *message
           const Field *f = &g_array_index (all, Field, i);
           if (i > 0)
             g_string_append_c (out, ',');
-          append_json_string (out, f->key, -1);
+          notary_json_write_go_string (out, f->key, -1);
           g_string_append_c (out, ':');
-          append_json_string (out, f->value, f->value_len);
+          notary_json_write_go_string (out, f->value, f->value_len);
         }
       g_string_append_c (out, '}');
     }
