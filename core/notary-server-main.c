@@ -6,6 +6,7 @@
  */
 #include "notary-build-config.h"
 #include "notary-config.h"
+#include "notary-daemon.h"
 #include "notary-http.h"
 #include "notary-log.h"
 #include "notary-plugin-loader.h"
@@ -47,125 +48,13 @@ usage (FILE *out)
                 "  -check-plugin FILE  load and check one plugin file and exit\n");
 }
 
-/* Go `flag` conventions: -x, --x, -x=v, -x v. */
-static gboolean
-parse_flags (int argc, char **argv, Flags *flags, GError **error)
-{
-  for (int i = 1; i < argc; i++)
-    {
-      const char *arg = argv[i];
-      g_autofree char *name = NULL;
-      const char *value = NULL;
-      const char *eq;
-
-      if (arg[0] != '-' || arg[1] == '\0')
-        {
-          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "unexpected argument %s", arg);
-          return FALSE;
-        }
-      arg += (arg[1] == '-') ? 2 : 1;
-      eq = strchr (arg, '=');
-      name = eq ? g_strndup (arg, eq - arg) : g_strdup (arg);
-      value = eq ? eq + 1 : NULL;
-
-#define TAKE_VALUE(dst)                                                                                    \
-  do                                                                                                       \
-    {                                                                                                      \
-      if (value == NULL)                                                                                   \
-        {                                                                                                  \
-          if (i + 1 >= argc)                                                                               \
-            {                                                                                              \
-              g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "flag needs an argument: -%s", \
-                           name);                                                                          \
-              return FALSE;                                                                                \
-            }                                                                                              \
-          value = argv[++i];                                                                               \
-        }                                                                                                  \
-      g_free (dst);                                                                                        \
-      dst = g_strdup (value);                                                                              \
-    }                                                                                                      \
-  while (0)
-
-      if (g_str_equal (name, "config"))
-        TAKE_VALUE (flags->config_path);
-      else if (g_str_equal (name, "logf"))
-        TAKE_VALUE (flags->logf);
-      else if (g_str_equal (name, "check-plugin"))
-        TAKE_VALUE (flags->check_plugin);
-      else if (g_str_equal (name, "debug"))
-        flags->debug = value == NULL || g_str_equal (value, "true") || g_str_equal (value, "1");
-      else if (g_str_equal (name, "version"))
-        flags->version = TRUE;
-      else if (g_str_equal (name, "list-plugins"))
-        flags->list_plugins = TRUE;
-      else if (g_str_equal (name, "h") || g_str_equal (name, "help"))
-        flags->help = TRUE;
-      else
-        {
-          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION,
-                       "flag provided but not defined: -%s", name);
-          return FALSE;
-        }
-#undef TAKE_VALUE
-    }
-  return TRUE;
-}
-
-static void
-fatal (const char *message)
-{
-  notary_log (NOTARY_LOG_FATAL, message, NULL);
-  exit (1);
-}
-
 typedef struct
 {
-  GMainLoop *loop;
-  NotaryLogger *logger;
+  NotaryDaemonSignals common; /* SIGTERM/SIGINT/SIGUSR1/SIGUSR2 */
   NotaryHttpServer *http;
   const char *config_path;
   gboolean tls; /* a plain-HTTP server cannot switch to TLS on reload */
 } SignalCtx;
-
-static gboolean
-on_terminate (gpointer data)
-{
-  SignalCtx *ctx = data;
-  notary_log (NOTARY_LOG_INFO, "shutting down: finishing in-flight requests", NULL);
-  g_main_loop_quit (ctx->loop);
-  return G_SOURCE_CONTINUE;
-}
-
-/* SIGUSR1 raises verbosity one step, SIGUSR2 lowers it (as the reference). */
-static void
-step_level (SignalCtx *ctx, int delta)
-{
-  int level = (int) notary_logger_get_level (ctx->logger) + delta;
-  if (level < (int) NOTARY_LOG_DEBUG || level > (int) NOTARY_LOG_PANIC)
-    {
-      printf ("Attempt to %s log level failed, will remain at %s level\n", delta < 0 ? "increase" : "decrease",
-              notary_log_level_to_string (notary_logger_get_level (ctx->logger)));
-      fflush (stdout);
-      return;
-    }
-  notary_logger_set_level (ctx->logger, (NotaryLogLevel) level);
-  printf ("Successfully setting log level to %s\n", notary_log_level_to_string ((NotaryLogLevel) level));
-  fflush (stdout);
-}
-
-static gboolean
-on_usr1 (gpointer data)
-{
-  step_level (data, -1);
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-on_usr2 (gpointer data)
-{
-  step_level (data, +1);
-  return G_SOURCE_CONTINUE;
-}
 
 /* SIGHUP: re-read the config file for the log level and the TLS
  * certificate/key (renewed certificates need no restart).  A bad file is
@@ -196,7 +85,7 @@ on_hup (gpointer data)
         }
       notary_http_server_set_tls_certificate (ctx->http, cert);
     }
-  notary_logger_set_level (ctx->logger, config->log_level);
+  notary_logger_set_level (ctx->common.logger, config->log_level);
   notary_log (NOTARY_LOG_INFO, "reloaded TLS certificate and log level", NULL);
   return G_SOURCE_CONTINUE;
 }
@@ -247,7 +136,16 @@ main (int argc, char **argv)
   NotaryHttpOptions opts = { 0 };
   SignalCtx sig;
 
-  if (!parse_flags (argc, argv, &flags, &error))
+  const NotaryFlag flag_table[] = {
+    { "config", NOTARY_FLAG_STRING, &flags.config_path },
+    { "logf", NOTARY_FLAG_STRING, &flags.logf },
+    { "check-plugin", NOTARY_FLAG_STRING, &flags.check_plugin },
+    { "debug", NOTARY_FLAG_BOOL, &flags.debug },
+    { "version", NOTARY_FLAG_BOOL, &flags.version },
+    { "list-plugins", NOTARY_FLAG_BOOL, &flags.list_plugins },
+  };
+
+  if (!notary_daemon_parse_flags (argc, argv, flag_table, G_N_ELEMENTS (flag_table), &flags.help, &error))
     {
       fprintf (stderr, "%s\n", error->message);
       usage (stderr);
@@ -278,7 +176,7 @@ main (int argc, char **argv)
     {
       const NotaryPluginDesc *d = notary_plugin_load_file (flags.check_plugin, &error);
       if (d == NULL)
-        fatal (error->message);
+        notary_daemon_fatal (error->message);
       printf ("%s: %s plugin \"%s\" %s (ABI %u.%u): %s\n", flags.check_plugin,
               d->kind == NOTARY_PLUGIN_KIND_STORAGE ? "storage" : "signer", d->name, d->version, d->abi_major,
               d->abi_minor, d->description);
@@ -298,7 +196,7 @@ main (int argc, char **argv)
 
   config = notary_server_config_load (flags.config_path ? flags.config_path : "", envp, &error);
   if (config == NULL)
-    fatal (error->message);
+    notary_daemon_fatal (error->message);
   notary_logger_set_level (logger, config->log_level);
   host.config_dir = config->config->dir;
   search_path = notary_plugin_search_path (config->plugin_dir);
@@ -316,11 +214,11 @@ main (int argc, char **argv)
   signer_desc = notary_plugin_load ((const char *const *) search_path, NOTARY_PLUGIN_KIND_SIGNER,
                                     config->trust_type, &error);
   if (signer_desc == NULL)
-    fatal (error->message);
+    notary_daemon_fatal (error->message);
   kvt = signer_desc->vtable;
   signer = kvt->open (&host, config->trust_options, &error);
   if (signer == NULL)
-    fatal (error->message);
+    notary_daemon_fatal (error->message);
 
   {
     g_autofree char *m = g_strdup_printf ("Using %s backend", config->storage_backend);
@@ -329,11 +227,11 @@ main (int argc, char **argv)
   storage_desc = notary_plugin_load ((const char *const *) search_path, NOTARY_PLUGIN_KIND_STORAGE,
                                      config->storage_backend, &error);
   if (storage_desc == NULL)
-    fatal (error->message);
+    notary_daemon_fatal (error->message);
   svt = storage_desc->vtable;
   storage = svt->open (&host, config->storage_options, &error);
   if (storage == NULL)
-    fatal (error->message);
+    notary_daemon_fatal (error->message);
 
   repo = notary_repo_new (svt, storage, kvt, signer);
 
@@ -345,13 +243,13 @@ main (int argc, char **argv)
         {
           g_autofree char *m = g_strdup_printf ("Could not load X509 key pair (cert: \"%s\", key: \"%s\"): %s",
                                                 config->tls_cert_file, config->tls_key_file, error->message);
-          fatal (m);
+          notary_daemon_fatal (m);
         }
       if (config->client_ca_file != NULL)
         {
           client_ca = g_tls_file_database_new (config->client_ca_file, &error);
           if (client_ca == NULL)
-            fatal (error->message);
+            notary_daemon_fatal (error->message);
         }
       notary_log (NOTARY_LOG_INFO, "Enabling TLS", NULL);
     }
@@ -360,7 +258,7 @@ main (int argc, char **argv)
   auth = notary_auth_new_from_config (notary_config_get_object (config->config, "auth"), config->config->dir,
                                       &error);
   if (auth == NULL && error != NULL)
-    fatal (error->message);
+    notary_daemon_fatal (error->message);
   if (auth != NULL)
     notary_log (NOTARY_LOG_INFO, "Using token authentication", NULL);
 
@@ -380,7 +278,7 @@ main (int argc, char **argv)
   if (flags.debug)
     {
       if (!notary_http_server_listen_debug (http, "localhost:8080", &error))
-        fatal (error->message);
+        notary_daemon_fatal (error->message);
       notary_log (NOTARY_LOG_INFO, "Debug server listening on localhost:8080", NULL);
     }
 
@@ -389,18 +287,15 @@ main (int argc, char **argv)
     notary_log (NOTARY_LOG_INFO, m, NULL);
   }
   if (!notary_http_server_listen (http, config->http_addr, &error))
-    fatal (error->message);
+    notary_daemon_fatal (error->message);
 
-  sig.loop = loop;
-  sig.logger = logger;
+  sig.common.loop = loop;
+  sig.common.logger = logger;
   sig.http = http;
   sig.config_path = flags.config_path;
   sig.tls = cert != NULL;
   g_unix_signal_add (SIGHUP, on_hup, &sig);
-  g_unix_signal_add (SIGTERM, on_terminate, &sig);
-  g_unix_signal_add (SIGINT, on_terminate, &sig);
-  g_unix_signal_add (SIGUSR1, on_usr1, &sig);
-  g_unix_signal_add (SIGUSR2, on_usr2, &sig);
+  notary_daemon_watch_signals (&sig.common);
   g_main_loop_run (loop);
 
   notary_http_server_stop (http);

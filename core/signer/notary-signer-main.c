@@ -22,6 +22,7 @@
 
 #include "notary-build-config.h"
 #include "notary-config.h"
+#include "notary-daemon.h"
 #include "notary-grpc.h"
 #include "notary-log.h"
 #include "notary-signer-debug.h"
@@ -66,96 +67,6 @@ usage (FILE *out)
                 "  -version         print the version and exit\n");
 }
 
-static gboolean
-parse_bool (const char *v, gboolean *out)
-{
-  if (g_strcmp0 (v, "true") == 0 || g_strcmp0 (v, "1") == 0 || g_strcmp0 (v, "t") == 0 || g_strcmp0 (v, "TRUE") == 0)
-    *out = TRUE;
-  else if (g_strcmp0 (v, "false") == 0 || g_strcmp0 (v, "0") == 0 || g_strcmp0 (v, "f") == 0
-           || g_strcmp0 (v, "FALSE") == 0)
-    *out = FALSE;
-  else
-    return FALSE;
-  return TRUE;
-}
-
-/* Go `flag` syntax: -x, --x, -x=v, -x v; booleans only take -x=v. */
-static gboolean
-parse_flags (int argc, char **argv, SignerFlags *flags, GError **error)
-{
-  for (int i = 1; i < argc; i++)
-    {
-      const char *arg = argv[i];
-      g_autofree char *name = NULL;
-      const char *value = NULL;
-      const char *eq;
-
-      if (arg[0] != '-' || arg[1] == '\0')
-        break; /* positional arguments are ignored, as flag.Parse stops there */
-      if (g_str_equal (arg, "--"))
-        break;
-      arg += arg[1] == '-' ? 2 : 1;
-      eq = strchr (arg, '=');
-      name = eq != NULL ? g_strndup (arg, (gsize) (eq - arg)) : g_strdup (arg);
-      if (eq != NULL)
-        value = eq + 1;
-
-      if (g_str_equal (name, "debug") || g_str_equal (name, "version"))
-        {
-          gboolean b = TRUE;
-          if (value != NULL && !parse_bool (value, &b))
-            {
-              g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                           "invalid boolean value \"%s\" for -%s: parse error", value, name);
-              return FALSE;
-            }
-          *(g_str_equal (name, "debug") ? &flags->debug : &flags->version) = b;
-        }
-      else if (g_str_equal (name, "h") || g_str_equal (name, "help"))
-        flags->help = TRUE;
-      else if (g_str_equal (name, "config") || g_str_equal (name, "logf"))
-        {
-          char **target = g_str_equal (name, "config") ? &flags->config : &flags->logf;
-          if (value == NULL)
-            {
-              if (i + 1 >= argc)
-                {
-                  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "flag needs an argument: -%s", name);
-                  return FALSE;
-                }
-              value = argv[++i];
-            }
-          g_free (*target);
-          *target = g_strdup (value);
-        }
-      else
-        {
-          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION, "flag provided but not defined: -%s",
-                       name);
-          return FALSE;
-        }
-    }
-  return TRUE;
-}
-
-G_GNUC_NORETURN static void
-fatal (const char *message)
-{
-  notary_log (NOTARY_LOG_FATAL, message, NULL);
-  exit (1);
-}
-
-G_GNUC_NORETURN G_GNUC_PRINTF (1, 2) static void
-fatalf (const char *fmt, ...)
-{
-  va_list ap;
-  g_autofree char *msg = NULL;
-  va_start (ap, fmt);
-  msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  fatal (msg);
-}
-
 /* Keys must never reach a core file or a debugger (NCC: the reference
  * does the prctl; we also zero the core limit). */
 static void
@@ -163,64 +74,9 @@ protect_memory (void)
 {
   struct rlimit none = { 0, 0 };
   if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
-    fatalf ("error disabling core dumps: %s", g_strerror (errno));
+    notary_daemon_fatalf ("error disabling core dumps: %s", g_strerror (errno));
   if (setrlimit (RLIMIT_CORE, &none) != 0)
-    fatalf ("error disabling core dumps: %s", g_strerror (errno));
-}
-
-typedef struct
-{
-  GMainLoop *loop;
-  NotaryLogger *logger;
-} SignalState;
-
-static gboolean
-on_quit (gpointer data)
-{
-  SignalState *s = data;
-  g_main_loop_quit (s->loop);
-  return G_SOURCE_CONTINUE;
-}
-
-/* SIGUSR1 raises verbosity one logrus step, SIGUSR2 lowers it; the answer
- * goes to stdout like the reference's. */
-static void
-step_level (SignalState *s, int direction)
-{
-  NotaryLogLevel cur = notary_logger_get_level (s->logger);
-  int next = (int) cur + direction;
-  if (next < (int) NOTARY_LOG_DEBUG)
-    {
-      printf ("Attempt to increase log level failed, will remain at %s level, error: log level can not be set "
-              "higher than Debug\n",
-              notary_log_level_to_string (cur));
-    }
-  else if (next > (int) NOTARY_LOG_PANIC)
-    {
-      printf ("Attempt to decrease log level failed, will remain at %s level, error: log level can not be set "
-              "lower than Panic\n",
-              notary_log_level_to_string (cur));
-    }
-  else
-    {
-      notary_logger_set_level (s->logger, (NotaryLogLevel) next);
-      printf ("Successfully setting log level to %s\n", notary_log_level_to_string ((NotaryLogLevel) next));
-    }
-  fflush (stdout);
-}
-
-static gboolean
-on_usr1 (gpointer data)
-{
-  step_level (data, -1);
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-on_usr2 (gpointer data)
-{
-  step_level (data, +1);
-  return G_SOURCE_CONTINUE;
+    notary_daemon_fatalf ("error disabling core dumps: %s", g_strerror (errno));
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SignerFlags, signer_flags_clear)
@@ -245,12 +101,19 @@ main (int argc, char **argv)
   g_auto (GStrv) envp = NULL;
   NotaryLogFormat format = NOTARY_LOG_FORMAT_JSON;
   NotaryLogLevel level = NOTARY_LOG_ERROR;
-  SignalState sig;
+  NotaryDaemonSignals sig;
 
   /* A vanished peer must cost a connection, never the process. */
   signal (SIGPIPE, SIG_IGN);
 
-  if (!parse_flags (argc, argv, &flags, &error))
+  const NotaryFlag flag_table[] = {
+    { "config", NOTARY_FLAG_STRING, &flags.config },
+    { "logf", NOTARY_FLAG_STRING, &flags.logf },
+    { "debug", NOTARY_FLAG_BOOL, &flags.debug },
+    { "version", NOTARY_FLAG_BOOL, &flags.version },
+  };
+
+  if (!notary_daemon_parse_flags (argc, argv, flag_table, G_N_ELEMENTS (flag_table), &flags.help, &error))
     {
       fprintf (stderr, "%s\n", error->message);
       usage (stderr);
@@ -283,7 +146,7 @@ main (int argc, char **argv)
       /* Started first, as the reference's goroutine is. */
       debug = notary_signer_debug_new (argv);
       if (!notary_signer_debug_listen (debug, DEBUG_PORT, &error))
-        fatalf ("error listening on debug interface: %s", error->message);
+        notary_daemon_fatalf ("error listening on debug interface: %s", error->message);
       notary_log (NOTARY_LOG_INFO, "Debug server listening on " DEBUG_ADDR, NULL);
     }
   else
@@ -297,11 +160,11 @@ main (int argc, char **argv)
   envp = g_get_environ ();
   config = notary_config_load (flags.config, "NOTARY_SIGNER_", signer_known_paths, envp, &error);
   if (config == NULL)
-    fatal (error->message);
+    notary_daemon_fatal (error->message);
 
   level_str = notary_config_dup_string (config, "logging.level");
   if (level_str != NULL && level_str[0] != '\0' && !notary_log_level_from_string (level_str, &level, &error))
-    fatal (error->message);
+    notary_daemon_fatal (error->message);
   notary_logger_set_level (logger, level);
 
   cert = notary_config_dup_path (config, "server.tls_cert_file");
@@ -312,21 +175,21 @@ main (int argc, char **argv)
   service = notary_signer_service_new (NULL);
   server = notary_grpc_server_new (cert, key, client_ca, notary_signer_service_handle, service, &error);
   if (server == NULL)
-    fatalf ("unable to set up TLS: %s", error->message);
+    notary_daemon_fatalf ("unable to set up TLS: %s", error->message);
 
   grpc_addr = notary_config_dup_string (config, "server.grpc_addr");
   if (grpc_addr == NULL || grpc_addr[0] == '\0')
-    fatal ("grpc listen address required for server");
+    notary_daemon_fatal ("grpc listen address required for server");
 
   store = notary_signer_keystore_open (config, envp, &error);
   if (store == NULL)
-    fatal (error->message);
+    notary_daemon_fatal (error->message);
   notary_signer_service_set_store (service, store);
   if (debug != NULL)
     notary_signer_debug_watch_store (debug, store, DB_CHECK_INTERVAL_MS);
 
   if (!notary_grpc_server_start (server, grpc_addr, NULL, &error))
-    fatalf ("grpc server failed to listen on %s: %s", grpc_addr, error->message);
+    notary_daemon_fatalf ("grpc server failed to listen on %s: %s", grpc_addr, error->message);
   if (flags.debug)
     {
       /* The reference prints this through Go's std logger. */
@@ -338,10 +201,7 @@ main (int argc, char **argv)
   loop = g_main_loop_new (NULL, FALSE);
   sig.loop = loop;
   sig.logger = logger;
-  g_unix_signal_add (SIGTERM, on_quit, &sig);
-  g_unix_signal_add (SIGINT, on_quit, &sig);
-  g_unix_signal_add (SIGUSR1, on_usr1, &sig);
-  g_unix_signal_add (SIGUSR2, on_usr2, &sig);
+  notary_daemon_watch_signals (&sig);
   g_main_loop_run (loop);
 
   /* Ours: stop accepting, let connection threads finish, exit 0. */
