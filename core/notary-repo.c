@@ -13,6 +13,13 @@
 #define SNAPSHOT_LIFETIME (3 * YEAR_SECONDS)
 #define TIMESTAMP_LIFETIME (14 * 24 * 3600)
 #define META_CACHE_MAX 20000
+/* Checksum-addressed files never change, so reads by hash are served from
+ * memory: no database round trip for snapshot/targets/root on the GET hot
+ * paths.  Entries expire after FILE_CACHE_TTL so that a repository deleted
+ * through *another* instance stops being served within that time (a local
+ * delete purges at once); the total size is bounded. */
+#define FILE_CACHE_TTL_US (30 * G_USEC_PER_SEC)
+#define FILE_CACHE_MAX_BYTES (64 * 1024 * 1024)
 
 struct _NotaryRepo
 {
@@ -27,7 +34,24 @@ struct _NotaryRepo
    * and its expiry.  Content-addressed, so entries never go stale. */
   GMutex cache_lock;
   GHashTable *meta_cache;
+  GHashTable *file_cache; /* "<gun>\n<role>\n<sha256>" -> CachedFile* */
+  gsize file_cache_bytes;
 };
+
+typedef struct
+{
+  GBytes *data;
+  gint64 version;
+  gint64 modified_unix;
+  gint64 stored_us; /* monotonic */
+} CachedFile;
+
+static void
+cached_file_free (CachedFile *c)
+{
+  g_bytes_unref (c->data);
+  g_free (c);
+}
 
 typedef struct
 {
@@ -53,6 +77,7 @@ notary_repo_new (const NotaryStorageVTable *storage_vt, NotaryStorage *storage,
   repo->signer = signer;
   g_mutex_init (&repo->cache_lock);
   repo->meta_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) meta_facts_free);
+  repo->file_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) cached_file_free);
   return repo;
 }
 
@@ -62,6 +87,7 @@ notary_repo_free (NotaryRepo *repo)
   if (repo == NULL)
     return;
   g_hash_table_unref (repo->meta_cache);
+  g_hash_table_unref (repo->file_cache);
   g_mutex_clear (&repo->cache_lock);
   g_free (repo);
 }
@@ -164,7 +190,66 @@ storage_latest (NotaryRepo *repo, const char *gun, const char *role, GError **er
 static NotaryStoredFile *
 storage_checksum (NotaryRepo *repo, const char *gun, const char *role, const char *sha, GError **error)
 {
-  return repo->svt->get_checksum (repo->storage, gun, role, sha, error);
+  g_autofree char *key = g_strconcat (gun, "\n", role, "\n", sha, NULL);
+  gint64 now = g_get_monotonic_time ();
+  NotaryStoredFile *f;
+  CachedFile *c;
+
+  g_mutex_lock (&repo->cache_lock);
+  c = g_hash_table_lookup (repo->file_cache, key);
+  if (c != NULL && now - c->stored_us < FILE_CACHE_TTL_US)
+    {
+      f = g_new0 (NotaryStoredFile, 1);
+      f->data = g_bytes_ref (c->data);
+      f->version = c->version;
+      f->modified_unix = c->modified_unix;
+      g_mutex_unlock (&repo->cache_lock);
+      return f;
+    }
+  g_mutex_unlock (&repo->cache_lock);
+
+  f = repo->svt->get_checksum (repo->storage, gun, role, sha, error);
+  if (f == NULL)
+    return NULL;
+  c = g_new0 (CachedFile, 1);
+  c->data = g_bytes_ref (f->data);
+  c->version = f->version;
+  c->modified_unix = f->modified_unix;
+  c->stored_us = now;
+  g_mutex_lock (&repo->cache_lock);
+  if (repo->file_cache_bytes + g_bytes_get_size (f->data) > FILE_CACHE_MAX_BYTES)
+    {
+      g_hash_table_remove_all (repo->file_cache);
+      repo->file_cache_bytes = 0;
+    }
+  {
+    CachedFile *old = g_hash_table_lookup (repo->file_cache, key);
+    if (old != NULL)
+      repo->file_cache_bytes -= g_bytes_get_size (old->data);
+  }
+  repo->file_cache_bytes += g_bytes_get_size (f->data);
+  g_hash_table_replace (repo->file_cache, g_steal_pointer (&key), c);
+  g_mutex_unlock (&repo->cache_lock);
+  return f;
+}
+
+/* Forget everything cached for @gun (after a delete). */
+static void
+file_cache_purge_gun (NotaryRepo *repo, const char *gun)
+{
+  g_autofree char *prefix = g_strconcat (gun, "\n", NULL);
+  GHashTableIter it;
+  gpointer k, v;
+
+  g_mutex_lock (&repo->cache_lock);
+  g_hash_table_iter_init (&it, repo->file_cache);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    if (g_str_has_prefix (k, prefix))
+      {
+        repo->file_cache_bytes -= g_bytes_get_size (((CachedFile *) v)->data);
+        g_hash_table_iter_remove (&it);
+      }
+  g_mutex_unlock (&repo->cache_lock);
 }
 
 /* The snapshot the latest timestamp names, with that timestamp. */
@@ -1074,7 +1159,9 @@ notary_repo_get_or_create_key (NotaryRepo *repo, const char *gun, const char *ro
 gboolean
 notary_repo_delete (NotaryRepo *repo, const char *gun, GError **error)
 {
-  return repo->svt->delete_gun (repo->storage, gun, error);
+  gboolean ok = repo->svt->delete_gun (repo->storage, gun, error);
+  file_cache_purge_gun (repo, gun);
+  return ok;
 }
 
 GPtrArray *
