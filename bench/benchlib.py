@@ -8,6 +8,9 @@
                                  (MS = milliseconds from exec to first 200);
                                  exit 1 (after killing CMD) if it dies or
                                  does not answer within S seconds
+  launch --tcp HOST:PORT --log F --timeout S -- CMD...
+                                 the same, ready once HOST:PORT accepts a
+                                 TCP connection (a gRPC signer)
   capture --url U --ca CA --gun G --dir D
                                  fetch the GUN's timestamp.json, root.json,
                                  snapshot and targets by checksum into
@@ -58,10 +61,16 @@ def get(url, ca, timeout=5.0):
 
 
 def launch(argv):
-    opts, cmd = parse_opts(argv, ("--url", "--ca", "--log", "--timeout"))
+    opts, cmd = parse_opts(argv, ("--url", "--ca", "--log", "--timeout", "--tcp"))
     timeout = float(opts.get("--timeout", "15"))
-    url, ca = opts["--url"], opts["--ca"]
-    loopback_url(url)
+    url, ca, tcp = opts.get("--url"), opts.get("--ca"), opts.get("--tcp")
+    if tcp:
+        host, _, port = tcp.rpartition(":")
+        if host not in ("127.0.0.1", "localhost"):
+            raise SystemExit(f"benchlib: refusing non-loopback address {tcp}")
+        url = f"tcp://{tcp}"
+    else:
+        loopback_url(url)
     log = open(opts["--log"], "ab")
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -72,7 +81,11 @@ def launch(argv):
                   file=sys.stderr)
             return 1
         try:
-            status, _ = get(url, ca, timeout=1.0)
+            if tcp:
+                socket.create_connection((host, int(port)), timeout=1.0).close()
+                status = 200
+            else:
+                status, _ = get(url, ca, timeout=1.0)
             if status == 200:
                 print(proc.pid, round((time.monotonic() - t0) * 1000, 1))
                 return 0
@@ -225,7 +238,68 @@ ROWS = [
     ("big_targets", "median_ms", "[scaled] publish of a big targets file (median)", "ms",
      "lower"),
     ("rss", "scaled_peak_kb", "[scaled] peak RSS (VmHWM)", "MiB", "lower"),
+    ("signer_startup", "ms", "signer start-up (exec to gRPC port open)", "ms", "lower"),
+    # sign_<N> rows (Sign calls over gRPC/mTLS, N callers) are added per run.
+    ("signer_rss", "peak_kb", "signer peak RSS after the Sign rows (VmHWM)", "MiB", "lower"),
 ]
+
+
+def rows_for(m, mode):
+    """ROWS plus the sign_<N> rows present in this run (N ascending)."""
+    ns = sorted({int(k[2][5:]) for k in m if k[0] == mode and k[2].startswith("sign_")
+                 and k[2][5:].isdigit()})
+    sign = []
+    for n in ns:
+        sign.append((f"sign_{n}", "calls_per_s", f"signer `Sign` over gRPC/mTLS, {n} caller"
+                     f"{'s' if n > 1 else ''}", "calls/s", "higher"))
+        sign.append((f"sign_{n}", "p99_ms", f"signer `Sign`, {n} caller{'s' if n > 1 else ''} p99",
+                     "ms", "lower"))
+    i = next(j for j, r in enumerate(ROWS) if r[0] == "signer_rss")
+    return ROWS[:i] + sign + ROWS[i:]
+
+
+# Targets of the issue: (label, ours row, metric, compare-to, factor, sense).
+# compare-to: "ref" (same row of the reference), "nginx", or "empty:<row>"
+# (our own empty-store row).  sense ">=": ours >= factor x other.
+def targets_for(mode):
+    t = []
+    for row, name in (("get_timestamp", "GET timestamp.json"), ("get_root", "GET root.json"),
+                      ("get_targets_sha", "GET targets.<sha256>.json"), ("get_404", "GET 404")):
+        t.append((f"{name} >= 60% of nginx", row, "rps", "nginx", 0.6, ">="))
+        t.append((f"{name} >= 2x reference", row, "rps", "ref", 2.0, ">="))
+        t.append((f"[scaled] {name} >= 2x reference", "scaled_" + row, "rps", "ref", 2.0, ">="))
+        t.append((f"[scaled] {name} within 10% of empty store", "scaled_" + row, "rps",
+                  "empty:" + row, 0.9, ">="))
+    for row, name in (("pub_distinct", "publish, distinct GUNs"), ("pub_one", "publish, one GUN")):
+        t.append((f"{name}: p99 <= half the reference", row, "p99_ms", "ref", 0.5, "<="))
+        t.append((f"{name}: accepted/s >= 2x reference", row, "accepted_per_s", "ref", 2.0, ">="))
+        t.append((f"[scaled] {name}: accepted/s within 10% of empty store", "scaled_" + row,
+                  "accepted_per_s", "empty:" + row, 0.9, ">="))
+    t.append(("peak RSS <= half the reference", "rss", "peak_kb", "ref", 0.5, "<="))
+    t.append(("[scaled] peak RSS <= half the reference", "rss", "scaled_peak_kb", "ref", 0.5, "<="))
+    t.append(("new TLS connections/s >= reference", "tls_new_conn", "rps", "ref", 1.0, ">="))
+    return t
+
+
+def targets_table(m, mode):
+    lines = ["| Target | Ours | Other | Ours/other | Met |", "|---|---:|---:|---:|---|"]
+    met = total = 0
+    for label, row, metric, other, factor, sense in targets_for(mode):
+        ours = m.get((mode, "ours", row, metric))
+        if other.startswith("empty:"):
+            o = m.get((mode, "ours", other[6:], metric))
+        else:
+            o = m.get((mode, other, row, metric))
+        if ours is None or o is None or o == 0:
+            continue
+        ok = ours >= factor * o if sense == ">=" else ours <= factor * o
+        total += 1
+        met += ok
+        scale, unit = (1024.0, " MiB") if metric.endswith("_kb") else (1.0, "")
+        lines.append(f"| {label} | {ours / scale:,.1f}{unit} | {o / scale:,.1f}{unit} | {ours / o:.2f}× | "
+                     f"{'yes' if ok else '**no**'} |")
+    lines.append(f"\nTargets met: {met} of {total}.")
+    return lines if total else []
 
 
 def load_metrics(path):
@@ -281,7 +355,7 @@ def report(argv):
         lines.append("| Row | Unit | Ours | Reference 0.7.0 | Ours/ref | nginx | Ours/nginx "
                      "| Better |")
         lines.append("|---|---|---:|---:|---:|---:|---:|---|")
-        for row, metric, label, unit, better in ROWS:
+        for row, metric, label, unit, better in rows_for(m, mode):
             ours = m.get((mode, "ours", row, metric))
             ref = m.get((mode, "ref", row, metric))
             ngx = m.get((mode, "nginx", row, metric))
@@ -295,6 +369,10 @@ def report(argv):
         if extra:
             lines.append("\nNotes:\n")
             lines += extra
+        tt = targets_table(m, mode)
+        if tt:
+            lines.append(f"\nTargets ({mode}):\n")
+            lines += tt
         lines.append("")
     table = "\n".join(lines)
     with open(os.path.join(d, "table.md"), "w") as f:
@@ -311,8 +389,8 @@ def plot(d, m, modes):
         for kind, metric, ylabel in (("throughput", None, "per second (log)"),
                                      ("latency", "p99_ms", "p99 latency, ms (log)")):
             rows = []
-            for row, met, label, unit, better in ROWS:
-                if kind == "throughput" and met not in ("rps", "accepted_per_s"):
+            for row, met, label, unit, better in rows_for(m, mode):
+                if kind == "throughput" and met not in ("rps", "accepted_per_s", "calls_per_s"):
                     continue
                 if kind == "latency" and met != "p99_ms":
                     continue

@@ -35,6 +35,7 @@ static const char *const server_known_paths[] = {
   "trust_service.tls_ca_file",
   "trust_service.tls_client_cert",
   "trust_service.tls_client_key",
+  "trust_service.connections",   /* remote */
   "trust_service.pin",           /* pkcs11 */
   "trust_service.module",        /* pkcs11 */
   "trust_service.token_label",   /* pkcs11 */

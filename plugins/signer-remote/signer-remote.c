@@ -28,19 +28,36 @@
 #define CALL_TIMEOUT_USEC (10 * G_USEC_PER_SEC)
 #define HEALTH_TIMEOUT_USEC (10 * G_USEC_PER_SEC)
 
+/* One gRPC client serialises its calls on its connection, so the plugin
+ * keeps a few and spreads calls over them: signing for several HTTP
+ * workers at once must not queue behind one round trip.  Option
+ * `connections` (ours) sets how many; default 4. */
+#define DEFAULT_CONNECTIONS 4
+#define MAX_CONNECTIONS 64
+
 struct _NotarySigner
 {
   const NotaryHost *host;
-  NotaryGrpcClient *client;
+  NotaryGrpcClient *clients[MAX_CONNECTIONS];
+  guint n_clients;
+  guint next; /* round robin, atomic */
   char *key_algorithm;
 };
+
+static NotaryGrpcClient *
+pick_client (NotarySigner *self)
+{
+  guint i = (guint) g_atomic_int_add ((gint *) &self->next, 1);
+  return self->clients[i % self->n_clients];
+}
 
 static void
 remote_close (NotarySigner *self)
 {
   if (self == NULL)
     return;
-  notary_grpc_client_free (self->client);
+  for (guint i = 0; i < self->n_clients; i++)
+    notary_grpc_client_free (self->clients[i]);
   g_free (self->key_algorithm);
   g_free (self);
 }
@@ -104,13 +121,27 @@ remote_open (const NotaryHost *host, JsonObject *options, GError **error)
       g_free (ca);
       ca = abs;
     }
-  self->client = notary_grpc_client_new (hostname, (guint16) port_num, ca, cert, key, &local);
-  if (self->client == NULL)
-    {
-      g_set_error (error, NOTARY_SIGNER_ERROR, NOTARY_SIGNER_ERROR_FAILED,
-                   "Unable to configure TLS to the trust service: %s", local->message);
-      return NULL;
-    }
+  {
+    g_autofree char *conns = dup_option (options, "connections");
+    guint64 n = DEFAULT_CONNECTIONS;
+    if (conns != NULL && !g_ascii_string_to_unsigned (conns, 10, 1, MAX_CONNECTIONS, &n, NULL))
+      {
+        g_set_error (error, NOTARY_SIGNER_ERROR, NOTARY_SIGNER_ERROR_FAILED,
+                     "trust_service.connections must be between 1 and %d, not \"%s\"", MAX_CONNECTIONS, conns);
+        return NULL;
+      }
+    for (guint i = 0; i < n; i++)
+      {
+        self->clients[i] = notary_grpc_client_new (hostname, (guint16) port_num, ca, cert, key, &local);
+        if (self->clients[i] == NULL)
+          {
+            g_set_error (error, NOTARY_SIGNER_ERROR, NOTARY_SIGNER_ERROR_FAILED,
+                         "Unable to configure TLS to the trust service: %s", local->message);
+            return NULL;
+          }
+        self->n_clients++;
+      }
+  }
   notary_host_logf (host, NOTARY_LOG_INFO, "Using remote signing service");
   return g_steal_pointer (&self);
 }
@@ -145,7 +176,7 @@ remote_call (NotarySigner *self, const char *path, const ProtobufCMessage *reque
   g_autoptr (GError) local = NULL;
   ProtobufCMessage *msg;
 
-  reply = notary_grpc_client_call (self->client, path, req, timeout, &local);
+  reply = notary_grpc_client_call (pick_client (self), path, req, timeout, &local);
   if (reply == NULL)
     {
       set_rpc_error (error, local);
