@@ -4,12 +4,18 @@
  * answers 301), then matched against the routes in the reference's order;
  * a path that matches no route for its method ends in the catch-all (404
  * METADATA_NOT_FOUND for GET/POST/PUT/HEAD/DELETE, 405 otherwise).
+ *
+ * Nothing here knows how HTTP reaches us: a transport (notary-http-soup.c
+ * or notary-http-mhd.c, see notary-http-private.h) hands each request over
+ * as a NotaryHttpExchange and sends back what the handlers put in it.
  */
 #include "notary-http.h"
 #include "notary-http-errors.h"
+#include "notary-http-private.h"
 #include "notary-json.h"
 #include "notary-log.h"
 
+/* Only for its pure parsers (multipart bodies, header parameters). */
 #include <libsoup/soup.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,24 +63,18 @@ status_slot (guint status)
 
 /* ---- server ------------------------------------------------------------- */
 
-typedef struct
-{
-  NotaryHttpServer *owner;
-  GMainContext *context;
-  GMainLoop *loop;
-  SoupServer *soup;
-  GSocket *socket;
-  GThread *thread;
-} Worker;
-
 struct _NotaryHttpServer
 {
   NotaryHttpOptions opts;
   char **gun_prefixes;
-  GPtrArray *workers; /* Worker* */
+  NotaryHttpTransport *transport;
   guint16 port;
-  SoupServer *debug;
+  gboolean listening;
   Metrics metrics;
+
+  /* Cache-Control values, formatted once: they only depend on the config. */
+  char *cache_control_current;
+  char *cache_control_consistent;
 
   GRegex *re_update, *re_by_hash, *re_by_version, *re_role, *re_key, *re_changefeed_gun;
 
@@ -102,6 +102,13 @@ compile (const char *pattern)
   return re;
 }
 
+static char *
+format_cache_control (gint64 max_age, gboolean current)
+{
+  return g_strdup_printf ("public, max-age=%" G_GINT64_FORMAT ", s-maxage=%" G_GINT64_FORMAT "%s", max_age, max_age,
+                          current ? ", must-revalidate" : "");
+}
+
 NotaryHttpServer *
 notary_http_server_new (const NotaryHttpOptions *options)
 {
@@ -116,11 +123,12 @@ notary_http_server_new (const NotaryHttpOptions *options)
     g_object_ref (options->tls_certificate);
   if (options->client_ca)
     g_object_ref (options->client_ca);
-  srv->workers = g_ptr_array_new ();
   g_mutex_init (&srv->health_lock);
   g_cond_init (&srv->health_cond);
   srv->health_body = g_strdup ("{}");
   srv->health_ok = TRUE;
+  srv->cache_control_current = format_cache_control (srv->opts.max_age_current, TRUE);
+  srv->cache_control_consistent = format_cache_control (srv->opts.max_age_consistent, FALSE);
 
   srv->re_update = compile (GUN_RE "tuf/$");
   srv->re_by_hash = compile (GUN_RE "tuf/" ROLE_RE
@@ -129,6 +137,7 @@ notary_http_server_new (const NotaryHttpOptions *options)
   srv->re_role = compile (GUN_RE "tuf/" ROLE_RE "\\.json$");
   srv->re_key = compile (GUN_RE "tuf/(?P<keyrole>snapshot|timestamp)\\.key$");
   srv->re_changefeed_gun = compile (GUN_RE "changefeed$");
+  srv->transport = _notary_http_transport_new (srv, &srv->opts);
   return srv;
 }
 
@@ -138,21 +147,67 @@ notary_http_server_free (NotaryHttpServer *srv)
   if (srv == NULL)
     return;
   notary_http_server_stop (srv);
-  g_clear_object (&srv->debug);
+  g_clear_pointer (&srv->transport, _notary_http_transport_free);
   g_clear_object (&srv->opts.tls_certificate);
   g_clear_object (&srv->opts.client_ca);
   g_strfreev (srv->gun_prefixes);
-  g_ptr_array_unref (srv->workers);
   g_regex_unref (srv->re_update);
   g_regex_unref (srv->re_by_hash);
   g_regex_unref (srv->re_by_version);
   g_regex_unref (srv->re_role);
   g_regex_unref (srv->re_key);
   g_regex_unref (srv->re_changefeed_gun);
+  g_free (srv->cache_control_current);
+  g_free (srv->cache_control_consistent);
   g_free (srv->health_body);
   g_cond_clear (&srv->health_cond);
   g_mutex_clear (&srv->health_lock);
   g_free (srv);
+}
+
+/* ---- exchanges ---------------------------------------------------------- */
+
+void
+_notary_http_exchange_clear (NotaryHttpExchange *ex)
+{
+  g_clear_pointer (&ex->body, g_bytes_unref);
+  g_clear_pointer (&ex->response_body, g_bytes_unref);
+  for (guint i = 0; i < ex->n_headers; i++)
+    g_free (ex->headers[i].owned);
+  ex->n_headers = 0;
+}
+
+static void
+set_header (NotaryHttpExchange *ex, const char *name, const char *value, char *owned)
+{
+  NotaryHttpHeader *h = NULL;
+
+  for (guint i = 0; i < ex->n_headers && h == NULL; i++)
+    if (g_ascii_strcasecmp (ex->headers[i].name, name) == 0)
+      h = &ex->headers[i];
+  if (h == NULL)
+    {
+      /* The core sets at most six distinct headers on one response. */
+      g_return_if_fail (ex->n_headers < NOTARY_HTTP_MAX_RESPONSE_HEADERS);
+      h = &ex->headers[ex->n_headers++];
+    }
+  else
+    g_free (h->owned);
+  h->name = name;
+  h->value = value;
+  h->owned = owned;
+}
+
+void
+_notary_http_exchange_set_header_take (NotaryHttpExchange *ex, const char *name, char *value)
+{
+  set_header (ex, name, value, value);
+}
+
+void
+_notary_http_exchange_set_header_static (NotaryHttpExchange *ex, const char *name, const char *value)
+{
+  set_header (ex, name, value, NULL);
 }
 
 /* ---- responses ---------------------------------------------------------- */
@@ -160,31 +215,32 @@ notary_http_server_free (NotaryHttpServer *srv)
 typedef struct
 {
   NotaryHttpServer *srv;
-  SoupServerMessage *msg;
+  NotaryHttpExchange *ex;
   const char *method;
   Operation op;
   char *gun;
   gint64 started_us;
 } Request;
 
+/* @content_type must be a static string. */
 static void
 respond_bytes (Request *req, guint status, const char *content_type, GBytes *body)
 {
-  SoupMessageBody *mb = soup_server_message_get_response_body (req->msg);
-  soup_server_message_set_status (req->msg, status, NULL);
+  req->ex->status = status;
   if (content_type != NULL)
-    soup_message_headers_replace (soup_server_message_get_response_headers (req->msg), "Content-Type",
-                                  content_type);
+    _notary_http_exchange_set_header_static (req->ex, "Content-Type", content_type);
+  g_clear_pointer (&req->ex->response_body, g_bytes_unref);
   if (body != NULL && g_bytes_get_size (body) > 0)
-    soup_message_body_append_bytes (mb, body);
+    req->ex->response_body = g_bytes_ref (body);
 }
 
 static void
 respond_empty (Request *req, guint status)
 {
-  /* Content-Length: 0 and no Content-Type, as the reference. */
-  soup_server_message_set_status (req->msg, status, NULL);
-  soup_message_headers_set_content_length (soup_server_message_get_response_headers (req->msg), 0);
+  /* Content-Length: 0 (the transport's) and no Content-Type, as the
+   * reference. */
+  req->ex->status = status;
+  g_clear_pointer (&req->ex->response_body, g_bytes_unref);
 }
 
 static void
@@ -216,30 +272,18 @@ respond_read_error (Request *req, GError *error)
 static void
 set_cache_headers (Request *req, gint64 max_age, gboolean current, gint64 modified_unix)
 {
-  SoupMessageHeaders *h = soup_server_message_get_response_headers (req->msg);
-  g_autofree char *lm = NULL;
+  NotaryHttpExchange *ex = req->ex;
 
   if (max_age <= 0)
     {
-      soup_message_headers_replace (h, "Cache-Control", "max-age=0, no-cache, no-store");
-      soup_message_headers_replace (h, "Pragma", "no-cache");
+      _notary_http_exchange_set_header_static (ex, "Cache-Control", "max-age=0, no-cache, no-store");
+      _notary_http_exchange_set_header_static (ex, "Pragma", "no-cache");
       return;
     }
-  if (current)
-    {
-      g_autofree char *v = g_strdup_printf ("public, max-age=%" G_GINT64_FORMAT ", s-maxage=%" G_GINT64_FORMAT
-                                            ", must-revalidate",
-                                            max_age, max_age);
-      soup_message_headers_replace (h, "Cache-Control", v);
-    }
-  else
-    {
-      g_autofree char *v
-          = g_strdup_printf ("public, max-age=%" G_GINT64_FORMAT ", s-maxage=%" G_GINT64_FORMAT, max_age, max_age);
-      soup_message_headers_replace (h, "Cache-Control", v);
-    }
-  lm = notary_time_format_http (modified_unix);
-  soup_message_headers_replace (h, "Last-Modified", lm);
+  _notary_http_exchange_set_header_static (ex, "Cache-Control",
+                                           current ? req->srv->cache_control_current
+                                                   : req->srv->cache_control_consistent);
+  _notary_http_exchange_set_header_take (ex, "Last-Modified", notary_time_format_http (modified_unix));
 }
 
 static void
@@ -304,19 +348,23 @@ check_gun (Request *req, gboolean is_update)
 static void
 handle_update (Request *req)
 {
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (req->msg);
-  SoupMessageBody *body = soup_server_message_get_request_body (req->msg);
+  const char *ctype_header = req->ex->get_header (req->ex, "Content-Type");
+  g_autoptr (SoupMessageHeaders) headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_MULTIPART);
   g_autoptr (GBytes) body_bytes = NULL;
   g_autoptr (SoupMultipart) mp = NULL;
   g_autoptr (GHashTable) uploads
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) notary_signed_unref);
   g_autoptr (GError) error = NULL;
-  const char *ctype = soup_message_headers_get_content_type (headers, NULL);
+  const char *ctype;
   gboolean meaningful = FALSE;
 
+  /* SoupMultipart only needs the Content-Type (for the boundary). */
+  if (ctype_header != NULL)
+    soup_message_headers_replace (headers, "Content-Type", ctype_header);
+  ctype = soup_message_headers_get_content_type (headers, NULL);
   if (ctype == NULL || g_ascii_strcasecmp (ctype, "multipart/form-data") != 0)
     return respond_error (req, NOTARY_HTTP_MALFORMED_UPLOAD, NULL);
-  body_bytes = soup_message_body_flatten (body);
+  body_bytes = req->ex->body ? g_bytes_ref (req->ex->body) : g_bytes_new_static ("", 0);
   mp = soup_multipart_new_from_message (headers, body_bytes);
   if (mp == NULL)
     return respond_error (req, NOTARY_HTTP_MALFORMED_UPLOAD, NULL);
@@ -658,25 +706,23 @@ static gboolean
 authorize (Request *req, const char *gun, const char *const *actions)
 {
   NotaryAuth *auth = req->srv->opts.auth;
-  SoupMessageHeaders *h;
   NotaryAccess access;
   g_autofree char *challenge = NULL;
   g_autofree char *body = NULL;
 
   if (auth == NULL)
     return TRUE;
-  h = soup_server_message_get_request_headers (req->msg);
   if (gun != NULL)
     access = (NotaryAccess){ "repository", gun, actions };
   else
     access = (NotaryAccess){ "registry", "catalog", ACT_ALL };
-  if (notary_auth_check (auth, soup_message_headers_get_one (h, "Authorization"),
-                         soup_message_headers_get_one (h, "Host"), &access, 1, &challenge, &body))
+  if (notary_auth_check (auth, req->ex->get_header (req->ex, "Authorization"), req->ex->get_header (req->ex, "Host"),
+                         &access, 1, &challenge, &body))
     return TRUE;
-  soup_message_headers_replace (soup_server_message_get_response_headers (req->msg), "WWW-Authenticate",
-                                challenge);
+  _notary_http_exchange_set_header_take (req->ex, "WWW-Authenticate", g_steal_pointer (&challenge));
   {
-    g_autoptr (GBytes) b = g_bytes_new_take (g_steal_pointer (&body), strlen (body));
+    gsize len = strlen (body);
+    g_autoptr (GBytes) b = g_bytes_new_take (g_steal_pointer (&body), len);
     respond_bytes (req, 401, "application/json; charset=utf-8", b);
   }
   return FALSE;
@@ -696,6 +742,31 @@ match (GRegex *re, const char *path, GMatchInfo **mi, char **gun)
   return TRUE;
 }
 
+/* Whether cleaning leaves @path as it is: absolute, and no empty (but a
+ * trailing one), "." or ".." segment. */
+static gboolean
+path_is_clean (const char *path)
+{
+  const char *seg;
+
+  if (path[0] != '/')
+    return FALSE;
+  for (seg = path + 1;; )
+    {
+      const char *slash = strchr (seg, '/');
+      const char *end = slash != NULL ? slash : seg + strlen (seg);
+      gsize len = end - seg;
+
+      if (len == 0 && *end == '/')
+        return FALSE; /* "//" */
+      if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
+        return FALSE;
+      if (*end == '\0')
+        return TRUE;
+      seg = end + 1;
+    }
+}
+
 char *
 notary_http_clean_path (const char *path)
 {
@@ -706,6 +777,8 @@ notary_http_clean_path (const char *path)
 
   if (path == NULL || *path == '\0')
     return g_strdup ("/");
+  if (path_is_clean (path))
+    return g_strdup (path); /* nearly every request: skip the split */
   trailing = g_str_has_suffix (path, "/") && strlen (path) > 1;
   parts = g_strsplit (path, "/", -1);
   for (guint i = 0; parts[i] != NULL; i++)
@@ -729,6 +802,25 @@ notary_http_clean_path (const char *path)
   if (s->len == 0 || trailing)
     g_string_append_c (s, '/');
   return g_string_free (s, FALSE);
+}
+
+/* Cheap necessary conditions for re_by_hash / re_by_version, so the
+ * common GET of a current role runs one regex instead of three. */
+static gboolean
+may_be_by_hash (const char *path)
+{
+  const char *last = strrchr (path, '/');
+  /* "<role>.<64+ hex>.json" is all in the last segment */
+  return last != NULL && strlen (last + 1) >= 1 + 1 + 64 + 5;
+}
+
+static gboolean
+may_be_by_version (const char *path)
+{
+  for (const char *p = strstr (path, "/tuf/"); p != NULL; p = strstr (p + 1, "/tuf/"))
+    if (g_ascii_isdigit (p[5]))
+      return TRUE;
+  return FALSE;
 }
 
 static gboolean
@@ -757,9 +849,10 @@ route (Request *req, const char *path, GHashTable *query)
           req->op = OP_UPDATE_TUF;
           return check_gun (req, TRUE) && authorize (req, req->gun, ACT_PUSH_PULL) ? handle_update (req) : (void) 0;
         }
-      if (method_is (req, "GET") && match (srv->re_by_hash, path, &mi, &req->gun))
+      if (method_is (req, "GET") && may_be_by_hash (path) && match (srv->re_by_hash, path, &mi, &req->gun))
         req->op = OP_GET_ROLE_BY_HASH;
-      else if (method_is (req, "GET") && match (srv->re_by_version, path, &mi, &req->gun))
+      else if (method_is (req, "GET") && may_be_by_version (path)
+               && match (srv->re_by_version, path, &mi, &req->gun))
         req->op = OP_GET_ROLE_BY_VERSION;
       else if (method_is (req, "GET") && match (srv->re_role, path, &mi, &req->gun))
         req->op = OP_GET_ROLE;
@@ -803,9 +896,9 @@ route (Request *req, const char *path, GHashTable *query)
 }
 
 static void
-log_request (Request *req, GUri *uri)
+log_request (Request *req)
 {
-  guint status = soup_server_message_get_status (req->msg);
+  guint status = req->ex->status;
   gint64 dur = g_get_monotonic_time () - req->started_us;
   NotaryLogger *logger = req->srv->opts.logger;
 
@@ -817,81 +910,88 @@ log_request (Request *req, GUri *uri)
     {
       g_autofree char *status_s = g_strdup_printf ("%u", status);
       g_autofree char *dur_s = g_strdup_printf ("%.6fs", dur / 1e6);
-      g_autofree char *uri_s = g_uri_to_string_partial (uri, G_URI_HIDE_PASSWORD);
+      /* the request target, as the reference's RequestURI */
+      g_autofree char *uri_s = req->ex->raw_query ? g_strconcat (req->ex->raw_path, "?", req->ex->raw_query, NULL)
+                                                  : g_strdup (req->ex->raw_path);
       notary_log (NOTARY_LOG_DEBUG, "response completed", "http.request.method", req->method, "http.request.uri",
                   uri_s, "http.response.status", status_s, "http.response.duration", dur_s, NULL);
     }
 }
 
-static void
-handle_request (SoupServer *soup, SoupServerMessage *msg, const char *raw_path, GHashTable *query,
-                gpointer user_data)
+/* application/x-www-form-urlencoded query, as libsoup's soup_form_decode
+ * (which the first transport used): pairs without '=' or with a bad
+ * escape are dropped, a repeated name keeps its last value. */
+static GHashTable *
+parse_query (const char *query)
+{
+  GHashTable *out = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_auto (GStrv) pairs = NULL;
+
+  if (query == NULL)
+    return out;
+  pairs = g_strsplit (query, "&", -1);
+  for (guint i = 0; pairs[i] != NULL; i++)
+    {
+      char *eq = strchr (pairs[i], '=');
+      char *name, *value;
+
+      if (eq == NULL)
+        continue;
+      *eq = '\0';
+      g_strdelimit (pairs[i], "+", ' ');
+      g_strdelimit (eq + 1, "+", ' ');
+      name = g_uri_unescape_string (pairs[i], NULL);
+      value = g_uri_unescape_string (eq + 1, NULL);
+      if (name == NULL || value == NULL)
+        {
+          g_free (name);
+          g_free (value);
+          continue;
+        }
+      g_hash_table_replace (out, name, value);
+    }
+  return out;
+}
+
+void
+_notary_http_server_handle (NotaryHttpServer *srv, NotaryHttpExchange *ex)
 {
   Request req = { 0 };
   g_autofree char *path = NULL;
   g_autofree char *clean = NULL;
-  GUri *uri = soup_server_message_get_uri (msg);
 
-  req.srv = user_data;
-  req.msg = msg;
-  req.method = soup_server_message_get_method (msg);
+  req.srv = srv;
+  req.ex = ex;
+  req.method = ex->method;
   req.started_us = g_get_monotonic_time ();
+  ex->status = 500;
 
-  if (soup_server_message_get_status (msg) == 413)
+  if (ex->too_large)
     {
-      /* rejected while reading headers (body too large) */
-      log_request (&req, uri);
+      notary_log (NOTARY_LOG_INFO, "request body too large", NULL);
+      respond_error (&req, NOTARY_HTTP_TOO_LARGE, NULL);
+      log_request (&req);
       return;
     }
 
-  path = g_uri_unescape_string (raw_path, NULL);
+  path = g_uri_unescape_string (ex->raw_path, NULL);
   if (path == NULL)
     respond_error (&req, NOTARY_HTTP_METADATA_NOT_FOUND, NULL);
   else if (!g_str_equal ((clean = notary_http_clean_path (path)), path))
     {
-      const char *q = g_uri_get_query (uri);
-      g_autofree char *loc = q ? g_strconcat (clean, "?", q, NULL) : g_strdup (clean);
+      const char *q = ex->raw_query;
       /* The reference answers with the cleaned path alone, not a URL. */
-      soup_server_message_set_status (msg, 301, NULL);
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Location", loc);
+      respond_empty (&req, 301);
+      _notary_http_exchange_set_header_take (ex, "Location", q ? g_strconcat (clean, "?", q, NULL)
+                                                               : g_steal_pointer (&clean));
     }
   else
-    route (&req, path, query);
-
-  /* Say we close when the client asked to (Go and nginx do; libsoup closes
-   * silently otherwise, which load tools count as read errors). */
-  {
-    SoupMessageHeaders *rq = soup_server_message_get_request_headers (msg);
-    if (soup_message_headers_header_contains (rq, "Connection", "close"))
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
-  }
-  log_request (&req, uri);
-  g_free (req.gun);
-}
-
-/* Refuse oversized bodies from their headers, before reading them. */
-static void
-on_got_headers (SoupServerMessage *msg, gpointer user_data)
-{
-  NotaryHttpServer *srv = user_data;
-  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
-  goffset len = soup_message_headers_get_content_length (h);
-
-  if (srv->opts.max_body_bytes > 0 && len > srv->opts.max_body_bytes)
     {
-      g_autoptr (GBytes) body = notary_http_error_body (NOTARY_HTTP_TOO_LARGE, NULL);
-      gsize n;
-      const char *d = g_bytes_get_data (body, &n);
-      soup_server_message_set_status (msg, 413, NULL);
-      soup_server_message_set_response (msg, "application/json; charset=utf-8", SOUP_MEMORY_COPY, d, n);
-      notary_log (NOTARY_LOG_INFO, "request body too large", NULL);
+      g_autoptr (GHashTable) query = ex->raw_query ? parse_query (ex->raw_query) : NULL;
+      route (&req, path, query);
     }
-}
-
-static void
-on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
-{
-  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
+  log_request (&req);
+  g_free (req.gun);
 }
 
 /* ---- listening ---------------------------------------------------------- */
@@ -919,23 +1019,22 @@ parse_addr (const char *addr, char **host, guint16 *port, GError **error)
   return TRUE;
 }
 
-static GSocket *
-bind_socket (GInetAddress *ia, guint16 port, GError **error)
+int
+_notary_http_bind (GInetAddress *ia, guint16 port, gboolean reuseport, GError **error)
 {
   g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, port);
   struct sockaddr_storage ss;
   gssize len = g_socket_address_get_native_size (sa);
   int one = 1, fd;
-  GSocket *sock;
 
   /* Plain BSD calls: g_socket_bind() would clear SO_REUSEPORT on TCP
-   * sockets, and we want one socket per worker on the same port so the
-   * kernel balances accepts across them. */
+   * sockets, which the workers of the soup transport need, one socket
+   * each on the same port, so the kernel balances accepts across them. */
   if (!g_socket_address_to_native (sa, &ss, sizeof ss, error))
-    return NULL;
+    return -1;
   fd = socket (ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
-      || setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0
+      || (reuseport && setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
       || bind (fd, (struct sockaddr *) &ss, len) < 0 || listen (fd, 1024) < 0)
     {
       int saved = errno;
@@ -944,12 +1043,24 @@ bind_socket (GInetAddress *ia, guint16 port, GError **error)
         close (fd);
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "listen tcp %s:%u: %s", where, port,
                    g_strerror (saved));
-      return NULL;
+      return -1;
     }
-  sock = g_socket_new_from_fd (fd, error);
-  if (sock == NULL)
-    close (fd);
-  return sock;
+  return fd;
+}
+
+guint16
+_notary_http_socket_port (int fd)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  g_autoptr (GSocketAddress) sa = NULL;
+
+  if (getsockname (fd, (struct sockaddr *) &ss, &len) < 0)
+    return 0;
+  sa = g_socket_address_new_from_native (&ss, len);
+  if (sa == NULL || !G_IS_INET_SOCKET_ADDRESS (sa))
+    return 0;
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (sa));
 }
 
 static GInetAddress *
@@ -973,52 +1084,6 @@ resolve_host (const char *host, GError **error)
   return ia;
 }
 
-static gpointer
-worker_main (gpointer data)
-{
-  Worker *w = data;
-  g_main_context_push_thread_default (w->context);
-  g_main_loop_run (w->loop);
-  g_main_context_pop_thread_default (w->context);
-  return NULL;
-}
-
-static Worker *
-worker_new (NotaryHttpServer *srv, GSocket *sock, GError **error)
-{
-  Worker *w = g_new0 (Worker, 1);
-  gboolean ok;
-
-  w->owner = srv;
-  w->context = g_main_context_new ();
-  w->loop = g_main_loop_new (w->context, FALSE);
-  w->socket = sock;
-  g_main_context_push_thread_default (w->context);
-  w->soup = soup_server_new ("server-header", "notary-c/" "0", NULL);
-  if (srv->opts.tls_certificate != NULL)
-    soup_server_set_tls_certificate (w->soup, srv->opts.tls_certificate);
-  if (srv->opts.client_ca != NULL)
-    {
-      soup_server_set_tls_database (w->soup, srv->opts.client_ca);
-      soup_server_set_tls_auth_mode (w->soup, G_TLS_AUTHENTICATION_REQUIRED);
-    }
-  soup_server_add_handler (w->soup, NULL, handle_request, srv, NULL);
-  g_signal_connect (w->soup, "request-started", G_CALLBACK (on_request_started), srv);
-  ok = soup_server_listen_socket (w->soup, sock,
-                                  srv->opts.tls_certificate ? SOUP_SERVER_LISTEN_HTTPS : 0, error);
-  g_main_context_pop_thread_default (w->context);
-  if (!ok)
-    {
-      g_object_unref (w->soup);
-      g_main_loop_unref (w->loop);
-      g_main_context_unref (w->context);
-      g_object_unref (sock);
-      g_free (w);
-      return NULL;
-    }
-  return w;
-}
-
 gboolean
 notary_http_server_listen (NotaryHttpServer *srv, const char *addr, GError **error)
 {
@@ -1031,30 +1096,11 @@ notary_http_server_listen (NotaryHttpServer *srv, const char *addr, GError **err
   ia = resolve_host (host, error);
   if (ia == NULL)
     return FALSE;
-  for (guint i = 0; i < srv->opts.workers; i++)
-    {
-      GSocket *sock = bind_socket (ia, port, error);
-      Worker *w;
-      if (sock == NULL)
-        return FALSE;
-      if (port == 0)
-        {
-          g_autoptr (GSocketAddress) local = g_socket_get_local_address (sock, NULL);
-          port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
-        }
-      w = worker_new (srv, sock, error);
-      if (w == NULL)
-        return FALSE;
-      g_ptr_array_add (srv->workers, w);
-    }
-  srv->port = port;
+  if (!_notary_http_transport_listen (srv->transport, ia, port, &srv->port, error))
+    return FALSE;
+  srv->listening = TRUE;
   health_probe (srv);
   srv->health_thread = g_thread_new ("health", health_main, srv);
-  for (guint i = 0; i < srv->workers->len; i++)
-    {
-      Worker *w = srv->workers->pdata[i];
-      w->thread = g_thread_new ("http-worker", worker_main, w);
-    }
   return TRUE;
 }
 
@@ -1064,41 +1110,11 @@ notary_http_server_get_port (NotaryHttpServer *srv)
   return srv->port;
 }
 
-typedef struct
-{
-  Worker *worker;
-  GTlsCertificate *cert;
-} CertSwap;
-
-static gboolean
-swap_certificate (gpointer data)
-{
-  CertSwap *swap = data;
-  soup_server_set_tls_certificate (swap->worker->soup, swap->cert);
-  g_object_unref (swap->cert);
-  g_free (swap);
-  return G_SOURCE_REMOVE;
-}
-
 void
 notary_http_server_set_tls_certificate (NotaryHttpServer *srv, GTlsCertificate *certificate)
 {
   g_set_object (&srv->opts.tls_certificate, certificate);
-  /* SoupServer is not thread-safe: each worker swaps its own. */
-  for (guint i = 0; i < srv->workers->len; i++)
-    {
-      CertSwap *swap = g_new0 (CertSwap, 1);
-      swap->worker = srv->workers->pdata[i];
-      swap->cert = g_object_ref (certificate);
-      g_main_context_invoke (swap->worker->context, swap_certificate, swap);
-    }
-}
-
-static gboolean
-quit_loop (gpointer data)
-{
-  g_main_loop_quit (data);
-  return G_SOURCE_REMOVE;
+  _notary_http_transport_set_certificate (srv->transport, certificate);
 }
 
 void
@@ -1113,26 +1129,9 @@ notary_http_server_stop (NotaryHttpServer *srv)
       g_thread_join (srv->health_thread);
       srv->health_thread = NULL;
     }
-  for (guint i = 0; i < srv->workers->len; i++)
-    {
-      Worker *w = srv->workers->pdata[i];
-      g_main_context_invoke (w->context, quit_loop, w->loop);
-    }
-  for (guint i = 0; i < srv->workers->len; i++)
-    {
-      Worker *w = srv->workers->pdata[i];
-      if (w->thread)
-        g_thread_join (w->thread);
-      g_main_context_push_thread_default (w->context);
-      soup_server_disconnect (w->soup);
-      g_object_unref (w->soup);
-      g_main_context_pop_thread_default (w->context);
-      g_main_loop_unref (w->loop);
-      g_main_context_unref (w->context);
-      g_object_unref (w->socket);
-      g_free (w);
-    }
-  g_ptr_array_set_size (srv->workers, 0);
+  if (srv->listening)
+    _notary_http_transport_stop (srv->transport);
+  srv->listening = FALSE;
 }
 
 /* ---- debug listener ------------------------------------------------------ */
@@ -1147,11 +1146,11 @@ rss_bytes (void)
   return (gint64) resident * 4096;
 }
 
-static void
-handle_debug (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer user_data)
+void
+_notary_http_server_handle_debug (NotaryHttpServer *srv, NotaryHttpExchange *ex)
 {
-  NotaryHttpServer *srv = user_data;
-  Request req = { srv, msg, soup_server_message_get_method (msg), OP_NONE, NULL, 0 };
+  Request req = { srv, ex, ex->method, OP_NONE, NULL, 0 };
+  const char *path = ex->raw_path;
 
   if (g_str_equal (path, "/debug/health"))
     return handle_health (&req);
@@ -1205,24 +1204,20 @@ notary_http_server_listen_debug (NotaryHttpServer *srv, const char *addr, GError
   addrs = g_resolver_lookup_by_name (resolver, host, NULL, error);
   if (addrs == NULL)
     return FALSE;
-  srv->debug = soup_server_new (NULL, NULL);
-  soup_server_add_handler (srv->debug, NULL, handle_debug, srv, NULL);
   /* Every address the name has (127.0.0.1 and ::1 for localhost), all of
    * which must be loopback: debug data never leaves the host. */
   for (GList *l = addrs; l != NULL; l = l->next)
-    {
-      g_autoptr (GSocketAddress) sa = NULL;
-      if (!g_inet_address_get_is_loopback (l->data))
-        {
-          g_resolver_free_addresses (addrs);
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       "debug interface must listen on a loopback address, not %s", addr);
-          return FALSE;
-        }
-      sa = g_inet_socket_address_new (l->data, port);
-      if (soup_server_listen (srv->debug, sa, 0, bound == 0 && l->next == NULL ? error : NULL))
-        bound++;
-    }
+    if (!g_inet_address_get_is_loopback (l->data))
+      {
+        g_resolver_free_addresses (addrs);
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "debug interface must listen on a loopback address, not %s", addr);
+        return FALSE;
+      }
+  for (GList *l = addrs; l != NULL; l = l->next)
+    if (_notary_http_transport_listen_debug (srv->transport, l->data, port,
+                                             bound == 0 && l->next == NULL ? error : NULL))
+      bound++;
   g_resolver_free_addresses (addrs);
   if (bound == 0)
     {

@@ -1,11 +1,13 @@
 /* notary-http.h — notary-server's HTTP(S) front end (server-api.md).
  *
- * N worker threads, each with its own GMainContext and SoupServer,
- * accept on their own SO_REUSEPORT socket bound to the one address, so
- * the kernel spreads connections across cores and a slow backend call
- * blocks only its worker.  Handlers are synchronous within a worker.
- * Optionally a plain-HTTP debug listener (localhost only) runs on the
- * caller's main context.
+ * `workers` threads serve the connections; handlers run synchronously on
+ * the worker that owns the connection, so a slow backend call blocks only
+ * that worker.  The transport is chosen at build time (meson option
+ * http_engine): libmicrohttpd (default; one daemon with a thread pool on
+ * one listening socket) or libsoup (a SoupServer per worker, each on its
+ * own SO_REUSEPORT socket).  Both answer identically; see
+ * notary-http-private.h.  Optionally a plain-HTTP debug listener
+ * (localhost only) runs too.
  */
 #pragma once
 
@@ -23,8 +25,9 @@ typedef struct
   gint64 max_age_consistent;
   const char *const *gun_prefixes; /* NULL or empty = all */
   gint64 max_body_bytes;
-  GTlsCertificate *tls_certificate; /* NULL = plain HTTP */
-  GTlsDatabase *client_ca;          /* NULL = no client certs */
+  GTlsCertificate *tls_certificate; /* NULL = plain HTTP; with its issuer chain and a
+                                     * PEM-readable key (g_tls_certificate_new_from_files) */
+  GTlsDatabase *client_ca;          /* NULL = no client certs; a GTlsFileDatabase for mhd */
   guint workers;                    /* >= 1 */
   NotaryAuth *auth;                 /* NULL = no authentication (borrowed) */
   NotaryLogger *logger;             /* for level checks before formatting; NULL = quiet */
@@ -49,8 +52,8 @@ void notary_http_server_stop (NotaryHttpServer *server);
 void notary_http_server_set_tls_certificate (NotaryHttpServer *server, GTlsCertificate *certificate);
 
 /* Debug endpoints (/debug/vars, /debug/health) on @addr, which must be a
- * loopback address (default "localhost:8080"), attached to the thread-
- * default main context. */
+ * loopback address (default "localhost:8080").  libsoup serves them from
+ * the thread-default main context, libmicrohttpd from a thread of its own. */
 gboolean notary_http_server_listen_debug (NotaryHttpServer *server, const char *addr, GError **error);
 
 /* Go's path.Clean, keeping a trailing slash (server-api.md §2).

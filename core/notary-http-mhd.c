@@ -1,0 +1,654 @@
+/* notary-http-mhd.c — the libmicrohttpd transport of notary-server's HTTP
+ * core (the `http_engine=mhd` build).
+ *
+ * One MHD daemon with a pool of opts->workers threads, each with its own
+ * epoll set, all accepting on one listening socket: a worker blocked in a
+ * slow backend call accepts nothing meanwhile, and an idle one picks new
+ * connections up.  Handlers run synchronously on the worker that owns the
+ * connection, as in the soup transport.
+ *
+ * TLS is GnuTLS inside MHD.  The credentials (chain, key, client CA) live
+ * in a refcounted generation that each connection pins when it starts
+ * (MHD_CONNECTION_NOTIFY_STARTED sets it on the connection's session,
+ * before the handshake): a SIGHUP reload swaps the current generation
+ * while established connections keep theirs.  With a client CA the same
+ * hook makes a verified client certificate mandatory, so a client without
+ * one fails the handshake, as with libsoup's G_TLS_AUTHENTICATION_REQUIRED.
+ *
+ * The same hook gives GnuTLS our own socket I/O (TlsConnection): reads go
+ * through a small buffer, so a TLS record costs one recv() instead of two
+ * (GnuTLS asks for the 5-byte record header, then the rest), and the
+ * response header record, which MHD sends on its own just before the body
+ * record, goes out with MSG_MORE so header and body leave in one segment
+ * and wake the client once.
+ */
+#include "notary-http-private.h"
+#include "notary-log.h"
+
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Per-connection pool: request line, headers (a JWT with an x5c chain runs
+ * to several KB) and the response header.  MHD zeroes all of it after
+ * every request, so bigger is slower: this is MHD's default. */
+#define CONNECTION_MEMORY_BYTES (32 * 1024)
+/* Open connections, all workers together (MHD's default is 1020). */
+#define CONNECTION_LIMIT 4096
+/* How long stop waits for requests in flight once it stopped accepting. */
+#define STOP_GRACE_US (5 * G_USEC_PER_SEC)
+
+typedef struct
+{
+  gint refs;
+  gnutls_certificate_credentials_t cred;
+} Credentials;
+
+typedef struct
+{
+  Credentials *cred; /* pinned for the connection's life */
+  int fd;
+  guint more;       /* records still to send with MSG_MORE */
+  gsize rpos, rlen; /* unread bytes are rbuf[rpos..rlen) */
+  guint8 rbuf[4096];
+} TlsConnection;
+
+struct _NotaryHttpTransport
+{
+  NotaryHttpServer *srv;
+  const NotaryHttpOptions *opts;
+  struct MHD_Daemon *daemon;
+  GPtrArray *debug_daemons; /* struct MHD_Daemon* */
+  gint in_flight;           /* requests between on_uri and on_completed */
+  gint stopping;            /* answers close their connection */
+
+  /* TLS: MHD wants a certificate at start even though every connection
+   * gets the current generation's credentials instead. */
+  char *cert_pem;
+  char *key_pem;
+  char *client_ca_pem; /* NULL: no client certificates */
+  GMutex cred_lock;
+  Credentials *cred; /* current generation; NULL for plain HTTP */
+};
+
+typedef struct
+{
+  NotaryHttpExchange ex;
+  struct MHD_Connection *conn;
+  char *target; /* request-target as sent; ex.raw_path/raw_query point into it */
+  GByteArray *body;
+  gboolean headers_seen;
+} Request;
+
+/* ---- credentials -------------------------------------------------------- */
+
+static void
+credentials_unref (Credentials *c)
+{
+  if (c != NULL && g_atomic_int_dec_and_test (&c->refs))
+    {
+      gnutls_certificate_free_credentials (c->cred);
+      g_free (c);
+    }
+}
+
+static Credentials *
+credentials_new (const char *cert_pem, const char *key_pem, const char *ca_pem, GError **error)
+{
+  Credentials *c = g_new0 (Credentials, 1);
+  gnutls_datum_t cert = { (unsigned char *) cert_pem, strlen (cert_pem) };
+  gnutls_datum_t key = { (unsigned char *) key_pem, strlen (key_pem) };
+  int rc;
+
+  c->refs = 1;
+  rc = gnutls_certificate_allocate_credentials (&c->cred);
+  if (rc == GNUTLS_E_SUCCESS)
+    rc = gnutls_certificate_set_x509_key_mem (c->cred, &cert, &key, GNUTLS_X509_FMT_PEM);
+  if (rc == GNUTLS_E_SUCCESS && ca_pem != NULL)
+    {
+      gnutls_datum_t ca = { (unsigned char *) ca_pem, strlen (ca_pem) };
+      rc = gnutls_certificate_set_x509_trust_mem (c->cred, &ca, GNUTLS_X509_FMT_PEM);
+      if (rc == 0)
+        rc = GNUTLS_E_NO_CERTIFICATE_FOUND;
+      else if (rc > 0)
+        rc = GNUTLS_E_SUCCESS;
+    }
+  if (rc != GNUTLS_E_SUCCESS)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "TLS credentials: %s", gnutls_strerror (rc));
+      if (c->cred != NULL)
+        gnutls_certificate_free_credentials (c->cred);
+      g_free (c);
+      return NULL;
+    }
+  return c;
+}
+
+/* The PEM chain (leaf first, then the issuers GLib found in the file) and
+ * the PEM private key of @cert. */
+static gboolean
+certificate_to_pem (GTlsCertificate *cert, char **out_chain, char **out_key, GError **error)
+{
+  g_autoptr (GString) chain = g_string_new (NULL);
+  g_autofree char *key = NULL;
+
+  for (GTlsCertificate *c = cert; c != NULL; c = g_tls_certificate_get_issuer (c))
+    {
+      g_autofree char *pem = NULL;
+      g_object_get (c, "certificate-pem", &pem, NULL);
+      if (pem == NULL)
+        break;
+      g_string_append (chain, pem);
+      if (chain->len > 0 && chain->str[chain->len - 1] != '\n')
+        g_string_append_c (chain, '\n');
+    }
+  g_object_get (cert, "private-key-pem", &key, NULL);
+  if (chain->len == 0 || key == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "the TLS certificate has no PEM form of its chain or private key");
+      return FALSE;
+    }
+  *out_chain = g_string_free (g_steal_pointer (&chain), FALSE);
+  *out_key = g_steal_pointer (&key);
+  return TRUE;
+}
+
+/* The client CA bundle as PEM: main.c hands us a GTlsFileDatabase. */
+static char *
+client_ca_pem (GTlsDatabase *db, GError **error)
+{
+  g_autofree char *anchors = NULL;
+  char *pem = NULL;
+
+  if (!G_IS_TLS_FILE_DATABASE (db))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "client certificate authorities must come from a file");
+      return NULL;
+    }
+  g_object_get (db, "anchors", &anchors, NULL);
+  if (anchors == NULL || !g_file_get_contents (anchors, &pem, NULL, error))
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "client CA file unknown");
+      return NULL;
+    }
+  return pem;
+}
+
+static Credentials *
+credentials_current (NotaryHttpTransport *t)
+{
+  Credentials *c;
+  g_mutex_lock (&t->cred_lock);
+  c = t->cred;
+  if (c != NULL)
+    g_atomic_int_inc (&c->refs);
+  g_mutex_unlock (&t->cred_lock);
+  return c;
+}
+
+/* ---- TLS socket I/O ----------------------------------------------------- */
+
+static ssize_t
+tls_pull (gnutls_transport_ptr_t ptr, void *data, size_t len)
+{
+  TlsConnection *tc = ptr;
+  ssize_t n;
+
+  if (tc->rpos == tc->rlen)
+    {
+      if (len >= sizeof tc->rbuf)
+        return recv (tc->fd, data, len, 0);
+      n = recv (tc->fd, tc->rbuf, sizeof tc->rbuf, 0);
+      if (n <= 0)
+        return n; /* errno tells GnuTLS about EAGAIN */
+      tc->rpos = 0;
+      tc->rlen = n;
+    }
+  n = MIN (len, tc->rlen - tc->rpos);
+  memcpy (data, tc->rbuf + tc->rpos, n);
+  tc->rpos += n;
+  return n;
+}
+
+static int
+tls_pull_timeout (gnutls_transport_ptr_t ptr, unsigned int ms)
+{
+  TlsConnection *tc = ptr;
+  struct pollfd pfd = { tc->fd, POLLIN, 0 };
+
+  if (tc->rpos < tc->rlen)
+    return 1;
+  return poll (&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int) ms);
+}
+
+static ssize_t
+tls_push (gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
+{
+  TlsConnection *tc = ptr;
+  struct msghdr msg = { 0 };
+  int flags = MSG_NOSIGNAL;
+
+  if (tc->more > 0)
+    {
+      tc->more--;
+      flags |= MSG_MORE;
+    }
+  msg.msg_iov = (struct iovec *) iov;
+  msg.msg_iovlen = iovcnt;
+  return sendmsg (tc->fd, &msg, flags);
+}
+
+static void
+on_connection (void *cls, struct MHD_Connection *conn, void **socket_context,
+               enum MHD_ConnectionNotificationCode code)
+{
+  NotaryHttpTransport *t = cls;
+  const union MHD_ConnectionInfo *info;
+  gnutls_session_t session;
+  TlsConnection *tc;
+  Credentials *c;
+
+  if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+    {
+      tc = *socket_context;
+      if (tc != NULL)
+        {
+          credentials_unref (tc->cred);
+          g_free (tc);
+        }
+      *socket_context = NULL;
+      return;
+    }
+  info = MHD_get_connection_info (conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  if (info == NULL || info->tls_session == NULL || (c = credentials_current (t)) == NULL)
+    return;
+  session = info->tls_session;
+  tc = g_new (TlsConnection, 1);
+  tc->cred = c;
+  tc->fd = MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD)->connect_fd;
+  tc->more = 0;
+  tc->rpos = tc->rlen = 0;
+  *socket_context = tc;
+  /* Replaces the daemon-wide credentials MHD set; the handshake has not
+   * started yet. */
+  gnutls_credentials_set (session, GNUTLS_CRD_CERTIFICATE, c->cred);
+  gnutls_transport_set_ptr (session, tc);
+  gnutls_transport_set_pull_function (session, tls_pull);
+  gnutls_transport_set_pull_timeout_function (session, tls_pull_timeout);
+  gnutls_transport_set_vec_push_function (session, tls_push);
+  if (t->client_ca_pem != NULL)
+    {
+      gnutls_certificate_server_set_request (session, GNUTLS_CERT_REQUIRE);
+      gnutls_session_set_verify_cert (session, NULL, 0);
+    }
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+static const char *
+get_header (NotaryHttpExchange *ex, const char *name)
+{
+  Request *r = (Request *) ex;
+  return MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, name);
+}
+
+/* Called by MHD with the request-target as sent, before it splits off
+ * the query and unescapes the path: the core wants both raw. */
+static void *
+on_uri (void *cls, const char *uri, struct MHD_Connection *conn)
+{
+  NotaryHttpTransport *t = cls;
+  Request *r = g_new0 (Request, 1);
+  char *path, *q;
+
+  g_atomic_int_inc (&t->in_flight);
+  r->conn = conn;
+  r->target = g_strdup (uri != NULL ? uri : "");
+  path = r->target;
+  /* absolute-form (RFC 9112 §3.2.2): keep the path */
+  if (g_ascii_strncasecmp (path, "http://", 7) == 0 || g_ascii_strncasecmp (path, "https://", 8) == 0)
+    {
+      char *slash = strchr (strstr (path, "//") + 2, '/');
+      path = slash != NULL ? slash : (char *) "/";
+    }
+  q = strchr (path, '?');
+  if (q != NULL)
+    {
+      *q = '\0';
+      r->ex.raw_query = q + 1;
+    }
+  r->ex.raw_path = path;
+  r->ex.get_header = get_header;
+  r->ex.transport_data = conn;
+  return r;
+}
+
+/* The core does its own unescaping, of the path only. */
+static size_t
+keep_escaped (void *cls, struct MHD_Connection *conn, char *s)
+{
+  return strlen (s);
+}
+
+static void
+on_completed (void *cls, struct MHD_Connection *conn, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+  NotaryHttpTransport *t = cls;
+  Request *r = *req_cls;
+
+  if (r == NULL)
+    return;
+  g_atomic_int_add (&t->in_flight, -1);
+  _notary_http_exchange_clear (&r->ex);
+  if (r->body != NULL)
+    g_byte_array_unref (r->body);
+  g_free (r->target);
+  g_free (r);
+  *req_cls = NULL;
+}
+
+static enum MHD_Result
+queue_response (NotaryHttpTransport *t, struct MHD_Connection *conn, NotaryHttpExchange *ex)
+{
+  struct MHD_Response *resp;
+  enum MHD_Result ok;
+
+  /* MHD sends the header record, then at once the body record (none for
+   * HEAD): let the kernel hold the header until the body joins it. */
+  if (ex->response_body != NULL && !g_str_equal (ex->method, "HEAD"))
+    {
+      const union MHD_ConnectionInfo *info = MHD_get_connection_info (conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+      TlsConnection *tc = info != NULL ? info->socket_context : NULL;
+      if (tc != NULL)
+        tc->more = 1;
+    }
+  if (ex->response_body != NULL)
+    {
+      gsize len;
+      const void *data = g_bytes_get_data (ex->response_body, &len);
+      GBytes *held = g_bytes_ref (ex->response_body);
+      /* zero-copy: the response holds a reference to the bytes */
+      resp = MHD_create_response_from_buffer_with_free_callback_cls (
+          len, (void *) data, (MHD_ContentReaderFreeCallback) g_bytes_unref, held);
+      if (resp == NULL)
+        g_bytes_unref (held);
+    }
+  else
+    resp = MHD_create_response_from_buffer (0, (void *) "", MHD_RESPMEM_PERSISTENT);
+  if (resp == NULL)
+    return MHD_NO;
+  for (guint i = 0; i < ex->n_headers; i++)
+    MHD_add_response_header (resp, ex->headers[i].name, ex->headers[i].value);
+  /* shutting down: keep-alive clients go elsewhere after this answer */
+  if (g_atomic_int_get (&t->stopping))
+    MHD_add_response_header (resp, MHD_HTTP_HEADER_CONNECTION, "close");
+  ok = MHD_queue_response (conn, ex->status, resp);
+  MHD_destroy_response (resp);
+  return ok;
+}
+
+/* Whether the request announces a body larger than we accept. */
+static gboolean
+announces_too_large (Request *r, gint64 max)
+{
+  const char *cl = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  guint64 len;
+
+  if (max <= 0 || cl == NULL)
+    return FALSE;
+  /* MHD itself refuses a malformed Content-Length */
+  return g_ascii_string_to_unsigned (cl, 10, 0, G_MAXUINT64, &len, NULL) && len > (guint64) max;
+}
+
+static enum MHD_Result
+on_request (void *cls, struct MHD_Connection *conn, const char *url, const char *method, const char *version,
+            const char *upload_data, size_t *upload_data_size, void **req_cls)
+{
+  NotaryHttpTransport *t = cls;
+  Request *r = *req_cls;
+  gint64 max = t->opts->max_body_bytes;
+
+  if (r == NULL) /* not seen by on_uri: cannot happen, but answer anyway */
+    *req_cls = r = on_uri (t, url, conn);
+  if (!r->headers_seen)
+    {
+      r->headers_seen = TRUE;
+      r->ex.method = method;
+      if (!announces_too_large (r, max))
+        return MHD_YES; /* read the body (MHD answers Expect: 100-continue) */
+      /* Answering now makes MHD skip the body and close the connection. */
+      r->ex.too_large = TRUE;
+      _notary_http_server_handle (t->srv, &r->ex);
+      return queue_response (t, conn, &r->ex);
+    }
+  if (*upload_data_size > 0)
+    {
+      /* chunked bodies announce no size: count as they come */
+      if (!r->ex.too_large)
+        {
+          gsize have = r->body != NULL ? r->body->len : 0;
+          if (max > 0 && have + *upload_data_size > (guint64) max)
+            {
+              r->ex.too_large = TRUE;
+              g_clear_pointer (&r->body, g_byte_array_unref);
+            }
+          else
+            {
+              if (r->body == NULL)
+                r->body = g_byte_array_sized_new (*upload_data_size);
+              g_byte_array_append (r->body, (const guint8 *) upload_data, *upload_data_size);
+            }
+        }
+      *upload_data_size = 0;
+      return MHD_YES;
+    }
+  if (r->body != NULL)
+    r->ex.body = g_byte_array_free_to_bytes (g_steal_pointer (&r->body));
+  _notary_http_server_handle (t->srv, &r->ex);
+  return queue_response (t, conn, &r->ex);
+}
+
+static enum MHD_Result
+on_debug_request (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                  const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
+{
+  NotaryHttpTransport *t = cls;
+  Request *r = *req_cls;
+
+  if (r == NULL)
+    *req_cls = r = on_uri (t, url, conn);
+  if (!r->headers_seen)
+    {
+      r->headers_seen = TRUE;
+      r->ex.method = method;
+      return MHD_YES;
+    }
+  if (*upload_data_size > 0)
+    {
+      *upload_data_size = 0; /* no endpoint takes a body */
+      return MHD_YES;
+    }
+  _notary_http_server_handle_debug (t->srv, &r->ex);
+  return queue_response (t, conn, &r->ex);
+}
+
+static void
+log_mhd (void *cls, const char *fmt, va_list ap)
+{
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  g_strchomp (msg);
+  notary_log (NOTARY_LOG_DEBUG, msg, "component", "microhttpd", NULL);
+}
+
+/* ---- transport ---------------------------------------------------------- */
+
+NotaryHttpTransport *
+_notary_http_transport_new (NotaryHttpServer *srv, const NotaryHttpOptions *opts)
+{
+  NotaryHttpTransport *t = g_new0 (NotaryHttpTransport, 1);
+  t->srv = srv;
+  t->opts = opts;
+  t->debug_daemons = g_ptr_array_new_with_free_func ((GDestroyNotify) MHD_stop_daemon);
+  g_mutex_init (&t->cred_lock);
+  return t;
+}
+
+static gboolean
+setup_tls (NotaryHttpTransport *t, GError **error)
+{
+  Credentials *c;
+
+  g_clear_pointer (&t->cert_pem, g_free);
+  g_clear_pointer (&t->key_pem, g_free);
+  g_clear_pointer (&t->client_ca_pem, g_free);
+  if (!certificate_to_pem (t->opts->tls_certificate, &t->cert_pem, &t->key_pem, error))
+    return FALSE;
+  if (t->opts->client_ca != NULL && (t->client_ca_pem = client_ca_pem (t->opts->client_ca, error)) == NULL)
+    return FALSE;
+  c = credentials_new (t->cert_pem, t->key_pem, t->client_ca_pem, error);
+  if (c == NULL)
+    return FALSE;
+  g_mutex_lock (&t->cred_lock);
+  credentials_unref (t->cred);
+  t->cred = c;
+  g_mutex_unlock (&t->cred_lock);
+  return TRUE;
+}
+
+gboolean
+_notary_http_transport_listen (NotaryHttpTransport *t, GInetAddress *ia, guint16 port, guint16 *out_port,
+                               GError **error)
+{
+  gboolean tls = t->opts->tls_certificate != NULL;
+  /* ITC: MHD_quiesce_daemon needs it */
+  unsigned int flags
+      = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_USE_ITC;
+  int fd;
+
+  g_return_val_if_fail (t->daemon == NULL, FALSE);
+  if (tls && !setup_tls (t, error))
+    return FALSE;
+  fd = _notary_http_bind (ia, port, FALSE, error);
+  if (fd < 0)
+    return FALSE;
+  if (tls)
+    flags |= MHD_USE_TLS;
+  {
+    struct MHD_OptionItem ops[16];
+    guint n = 0;
+#define OPT(o, v, p) ops[n++] = (struct MHD_OptionItem){ (o), (intptr_t) (v), (p) }
+    OPT (MHD_OPTION_LISTEN_SOCKET, fd, NULL);
+    if (t->opts->workers > 1)
+      OPT (MHD_OPTION_THREAD_POOL_SIZE, t->opts->workers, NULL);
+    OPT (MHD_OPTION_URI_LOG_CALLBACK, on_uri, t);
+    OPT (MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL);
+    OPT (MHD_OPTION_NOTIFY_COMPLETED, on_completed, t);
+    OPT (MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY_BYTES, NULL);
+    OPT (MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT, NULL);
+    OPT (MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL);
+    if (tls)
+      {
+        OPT (MHD_OPTION_NOTIFY_CONNECTION, on_connection, t);
+        OPT (MHD_OPTION_HTTPS_MEM_CERT, 0, t->cert_pem);
+        OPT (MHD_OPTION_HTTPS_MEM_KEY, 0, t->key_pem);
+      }
+    OPT (MHD_OPTION_END, 0, NULL);
+#undef OPT
+    g_assert (n <= G_N_ELEMENTS (ops));
+    /* On failure MHD may or may not have closed @fd; the server exits then. */
+    t->daemon = MHD_start_daemon (flags, 0, NULL, NULL, on_request, t, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+  }
+  if (t->daemon == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot start the HTTP%s server", tls ? "S" : "");
+      return FALSE;
+    }
+  *out_port = port != 0 ? port : _notary_http_socket_port (fd);
+  return TRUE;
+}
+
+void
+_notary_http_transport_set_certificate (NotaryHttpTransport *t, GTlsCertificate *certificate)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *chain = NULL;
+  g_autofree char *key = NULL;
+  Credentials *c;
+
+  if (t->cred == NULL)
+    return; /* plain HTTP: nothing to swap */
+  if (!certificate_to_pem (certificate, &chain, &key, &error)
+      || (c = credentials_new (chain, key, t->client_ca_pem, &error)) == NULL)
+    {
+      notary_log (NOTARY_LOG_ERROR, error->message, NULL);
+      return;
+    }
+  g_mutex_lock (&t->cred_lock);
+  credentials_unref (t->cred);
+  t->cred = c;
+  g_mutex_unlock (&t->cred_lock);
+}
+
+void
+_notary_http_transport_stop (NotaryHttpTransport *t)
+{
+  MHD_socket listen_fd;
+  gint64 deadline = g_get_monotonic_time () + STOP_GRACE_US;
+
+  if (t->daemon == NULL)
+    return;
+  /* Stop accepting, then let the requests in flight be answered (and
+   * sent: on_completed runs after the last byte) before MHD closes every
+   * connection. */
+  g_atomic_int_set (&t->stopping, TRUE);
+  listen_fd = MHD_quiesce_daemon (t->daemon);
+  while (g_atomic_int_get (&t->in_flight) > 0 && g_get_monotonic_time () < deadline)
+    g_usleep (5000);
+  g_clear_pointer (&t->daemon, MHD_stop_daemon);
+  if (listen_fd != MHD_INVALID_SOCKET)
+    close (listen_fd); /* quiesced: ours again */
+}
+
+gboolean
+_notary_http_transport_listen_debug (NotaryHttpTransport *t, GInetAddress *ia, guint16 port, GError **error)
+{
+  int fd = _notary_http_bind (ia, port, FALSE, error);
+  struct MHD_Daemon *d;
+
+  if (fd < 0)
+    return FALSE;
+  d = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                        on_debug_request, t, MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
+                        MHD_OPTION_URI_LOG_CALLBACK, on_uri, t, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, t, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+                        MHD_OPTION_END);
+  if (d == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot start the debug HTTP server");
+      return FALSE;
+    }
+  g_ptr_array_add (t->debug_daemons, d);
+  return TRUE;
+}
+
+void
+_notary_http_transport_free (NotaryHttpTransport *t)
+{
+  if (t == NULL)
+    return;
+  _notary_http_transport_stop (t);
+  g_ptr_array_unref (t->debug_daemons);
+  credentials_unref (t->cred);
+  g_mutex_clear (&t->cred_lock);
+  g_free (t->cert_pem);
+  g_free (t->key_pem);
+  g_free (t->client_ca_pem);
+  g_free (t);
+}

@@ -1,0 +1,93 @@
+/* notary-http-private.h — the seam between notary-server's HTTP core
+ * (notary-http.c: routing, handlers, metrics, health) and the transport
+ * that speaks HTTP(S) on the wire (notary-http-soup.c or
+ * notary-http-mhd.c, chosen at build time by the `http_engine` option).
+ *
+ * The transport turns each request into a NotaryHttpExchange, hands it to
+ * _notary_http_server_handle() on one of its worker threads, then writes
+ * the response the core left in it.  The core never sees the transport's
+ * types, so both transports answer byte-for-byte the same bodies and
+ * headers (framing headers — Date, Content-Length, Connection — are the
+ * transport's).
+ */
+#pragma once
+
+#include "notary-http.h"
+
+G_BEGIN_DECLS
+
+#define NOTARY_HTTP_MAX_RESPONSE_HEADERS 8
+
+typedef struct _NotaryHttpExchange NotaryHttpExchange;
+
+/* A request header by case-insensitive name, NULL when absent.
+ * (transfer none): valid until the exchange is cleared. */
+typedef const char *(*NotaryHttpHeaderLookup) (NotaryHttpExchange *ex, const char *name);
+
+typedef struct
+{
+  const char *name; /* static */
+  const char *value;
+  char *owned; /* value when it was allocated, else NULL */
+} NotaryHttpHeader;
+
+struct _NotaryHttpExchange
+{
+  /* Request: set by the transport, valid until the exchange is cleared. */
+  const char *method;
+  const char *raw_path;  /* as sent: percent-encoded, without the query */
+  const char *raw_query; /* after '?', still encoded; NULL when there is none */
+  GBytes *body;          /* NULL = empty (owned) */
+  gboolean too_large;    /* the transport refused the body (max_body_bytes) */
+  NotaryHttpHeaderLookup get_header;
+  gpointer transport_data;
+
+  /* Response: set by the core. */
+  guint status;
+  GBytes *response_body; /* NULL = empty (owned) */
+  guint n_headers;
+  NotaryHttpHeader headers[NOTARY_HTTP_MAX_RESPONSE_HEADERS];
+};
+
+/* Frees what the exchange owns (body, response body, header values). */
+void _notary_http_exchange_clear (NotaryHttpExchange *ex);
+
+/* Sets response header @name (a static string), replacing an earlier one.
+ * _take owns @value, _static borrows a string that outlives the exchange. */
+void _notary_http_exchange_set_header_take (NotaryHttpExchange *ex, const char *name, char *value);
+void _notary_http_exchange_set_header_static (NotaryHttpExchange *ex, const char *name, const char *value);
+
+/* Answers one request of the main listener / of the debug listener: fills
+ * ex->status, the response headers and body.  May block on storage or
+ * signer I/O; thread-safe. */
+void _notary_http_server_handle (NotaryHttpServer *srv, NotaryHttpExchange *ex);
+void _notary_http_server_handle_debug (NotaryHttpServer *srv, NotaryHttpExchange *ex);
+
+/* A listening TCP socket on @ia:@port (SOCK_CLOEXEC, SO_REUSEADDR, and
+ * SO_REUSEPORT when @reuseport so several workers may each hold one).
+ * Returns the fd (the caller owns it) or -1 with @error set. */
+int _notary_http_bind (GInetAddress *ia, guint16 port, gboolean reuseport, GError **error);
+/* The local port of a bound socket, 0 on failure. */
+guint16 _notary_http_socket_port (int fd);
+
+/* ---- implemented by the transport --------------------------------------- */
+
+typedef struct _NotaryHttpTransport NotaryHttpTransport;
+
+/* @opts stays owned by @srv and outlives the transport. */
+NotaryHttpTransport *_notary_http_transport_new (NotaryHttpServer *srv, const NotaryHttpOptions *opts);
+/* Binds @ia:@port (0: any; the chosen one is returned in @out_port) and
+ * starts opts->workers worker threads serving the main API. */
+gboolean _notary_http_transport_listen (NotaryHttpTransport *t, GInetAddress *ia, guint16 port,
+                                        guint16 *out_port, GError **error);
+/* Serves the debug endpoints, plain HTTP, on one more address. */
+gboolean _notary_http_transport_listen_debug (NotaryHttpTransport *t, GInetAddress *ia, guint16 port,
+                                              GError **error);
+/* New connections use @cert (full chain and key); established ones keep theirs. */
+void _notary_http_transport_set_certificate (NotaryHttpTransport *t, GTlsCertificate *cert);
+/* Stops the main listener's workers (in-flight requests finish first). */
+void _notary_http_transport_stop (NotaryHttpTransport *t);
+/* Stops everything (debug listener too) and frees. */
+void _notary_http_transport_free (NotaryHttpTransport *t);
+
+G_END_DECLS

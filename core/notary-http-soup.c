@@ -1,0 +1,322 @@
+/* notary-http-soup.c — the libsoup transport of notary-server's HTTP core
+ * (the `http_engine=soup` build).
+ *
+ * N worker threads, each with its own GMainContext and SoupServer,
+ * accept on their own SO_REUSEPORT socket bound to the one address, so
+ * the kernel spreads connections across cores and a slow backend call
+ * blocks only its worker.  Handlers are synchronous within a worker.  The
+ * debug listener is one more SoupServer on the caller's main context.
+ */
+#include "notary-http-private.h"
+#include "notary-http-errors.h"
+#include "notary-log.h"
+
+#include <libsoup/soup.h>
+#include <unistd.h>
+
+typedef struct
+{
+  NotaryHttpServer *owner;
+  GMainContext *context;
+  GMainLoop *loop;
+  SoupServer *soup;
+  GSocket *socket;
+  GThread *thread;
+} Worker;
+
+struct _NotaryHttpTransport
+{
+  NotaryHttpServer *srv;
+  const NotaryHttpOptions *opts;
+  GPtrArray *workers; /* Worker* */
+  SoupServer *debug;
+};
+
+NotaryHttpTransport *
+_notary_http_transport_new (NotaryHttpServer *srv, const NotaryHttpOptions *opts)
+{
+  NotaryHttpTransport *t = g_new0 (NotaryHttpTransport, 1);
+  t->srv = srv;
+  t->opts = opts;
+  t->workers = g_ptr_array_new ();
+  return t;
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+static const char *
+get_header (NotaryHttpExchange *ex, const char *name)
+{
+  SoupServerMessage *msg = ex->transport_data;
+  return soup_message_headers_get_one (soup_server_message_get_request_headers (msg), name);
+}
+
+/* Copies what the core answered into @msg. */
+static void
+apply_response (SoupServerMessage *msg, NotaryHttpExchange *ex)
+{
+  SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
+  gsize len = ex->response_body ? g_bytes_get_size (ex->response_body) : 0;
+
+  soup_server_message_set_status (msg, ex->status, NULL);
+  for (guint i = 0; i < ex->n_headers; i++)
+    soup_message_headers_replace (h, ex->headers[i].name, ex->headers[i].value);
+  soup_message_headers_set_content_length (h, len);
+  if (len > 0)
+    soup_message_body_append_bytes (soup_server_message_get_response_body (msg), ex->response_body);
+}
+
+static void
+exchange_init (NotaryHttpExchange *ex, SoupServerMessage *msg, const char *raw_path)
+{
+  GUri *uri = soup_server_message_get_uri (msg);
+
+  ex->method = soup_server_message_get_method (msg);
+  ex->raw_path = raw_path;
+  ex->raw_query = g_uri_get_query (uri);
+  ex->get_header = get_header;
+  ex->transport_data = msg;
+}
+
+static void
+handle_request (SoupServer *soup, SoupServerMessage *msg, const char *raw_path, GHashTable *query,
+                gpointer user_data)
+{
+  NotaryHttpTransport *t = user_data;
+  NotaryHttpExchange ex = { 0 };
+
+  exchange_init (&ex, msg, raw_path);
+  /* on_got_headers refused the body from its Content-Length */
+  ex.too_large = soup_server_message_get_status (msg) == 413;
+  if (!ex.too_large)
+    ex.body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  _notary_http_server_handle (t->srv, &ex);
+  /* A 413's response was already set by on_got_headers. */
+  if (!ex.too_large)
+    apply_response (msg, &ex);
+  /* Say we close when the client asked to (Go and nginx do; libsoup closes
+   * silently otherwise, which load tools count as read errors). */
+  if (soup_message_headers_header_contains (soup_server_message_get_request_headers (msg), "Connection",
+                                            "close"))
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+  _notary_http_exchange_clear (&ex);
+}
+
+/* Refuse oversized bodies from their headers, before reading them. */
+static void
+on_got_headers (SoupServerMessage *msg, gpointer user_data)
+{
+  NotaryHttpTransport *t = user_data;
+  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
+  goffset len = soup_message_headers_get_content_length (h);
+
+  if (t->opts->max_body_bytes > 0 && len > t->opts->max_body_bytes)
+    {
+      g_autoptr (GBytes) body = notary_http_error_body (NOTARY_HTTP_TOO_LARGE, NULL);
+      gsize n;
+      const char *d = g_bytes_get_data (body, &n);
+      soup_server_message_set_status (msg, 413, NULL);
+      soup_server_message_set_response (msg, "application/json; charset=utf-8", SOUP_MEMORY_COPY, d, n);
+    }
+}
+
+static void
+on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
+{
+  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
+}
+
+static void
+handle_debug (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
+              gpointer user_data)
+{
+  NotaryHttpTransport *t = user_data;
+  NotaryHttpExchange ex = { 0 };
+
+  exchange_init (&ex, msg, path);
+  _notary_http_server_handle_debug (t->srv, &ex);
+  apply_response (msg, &ex);
+  _notary_http_exchange_clear (&ex);
+}
+
+/* ---- workers ------------------------------------------------------------ */
+
+static gpointer
+worker_main (gpointer data)
+{
+  Worker *w = data;
+  g_main_context_push_thread_default (w->context);
+  g_main_loop_run (w->loop);
+  g_main_context_pop_thread_default (w->context);
+  return NULL;
+}
+
+static Worker *
+worker_new (NotaryHttpTransport *t, GSocket *sock, GError **error)
+{
+  Worker *w = g_new0 (Worker, 1);
+  const NotaryHttpOptions *opts = t->opts;
+  gboolean ok;
+
+  w->owner = t->srv;
+  w->context = g_main_context_new ();
+  w->loop = g_main_loop_new (w->context, FALSE);
+  w->socket = sock;
+  g_main_context_push_thread_default (w->context);
+  w->soup = soup_server_new ("server-header", "notary-c/" "0", NULL);
+  if (opts->tls_certificate != NULL)
+    soup_server_set_tls_certificate (w->soup, opts->tls_certificate);
+  if (opts->client_ca != NULL)
+    {
+      soup_server_set_tls_database (w->soup, opts->client_ca);
+      soup_server_set_tls_auth_mode (w->soup, G_TLS_AUTHENTICATION_REQUIRED);
+    }
+  soup_server_add_handler (w->soup, NULL, handle_request, t, NULL);
+  g_signal_connect (w->soup, "request-started", G_CALLBACK (on_request_started), t);
+  ok = soup_server_listen_socket (w->soup, sock, opts->tls_certificate ? SOUP_SERVER_LISTEN_HTTPS : 0, error);
+  g_main_context_pop_thread_default (w->context);
+  if (!ok)
+    {
+      g_object_unref (w->soup);
+      g_main_loop_unref (w->loop);
+      g_main_context_unref (w->context);
+      g_object_unref (sock);
+      g_free (w);
+      return NULL;
+    }
+  return w;
+}
+
+static void
+worker_free (Worker *w)
+{
+  g_main_context_push_thread_default (w->context);
+  soup_server_disconnect (w->soup);
+  g_object_unref (w->soup);
+  g_main_context_pop_thread_default (w->context);
+  g_main_loop_unref (w->loop);
+  g_main_context_unref (w->context);
+  g_object_unref (w->socket);
+  g_free (w);
+}
+
+static GSocket *
+socket_from_fd (int fd, GError **error)
+{
+  GSocket *sock = g_socket_new_from_fd (fd, error);
+  if (sock == NULL)
+    close (fd);
+  return sock;
+}
+
+gboolean
+_notary_http_transport_listen (NotaryHttpTransport *t, GInetAddress *ia, guint16 port, guint16 *out_port,
+                               GError **error)
+{
+  for (guint i = 0; i < t->opts->workers; i++)
+    {
+      int fd = _notary_http_bind (ia, port, TRUE, error);
+      GSocket *sock;
+      Worker *w;
+
+      if (fd < 0 || (sock = socket_from_fd (fd, error)) == NULL)
+        goto fail;
+      if (port == 0)
+        port = _notary_http_socket_port (fd);
+      w = worker_new (t, sock, error);
+      if (w == NULL)
+        goto fail;
+      g_ptr_array_add (t->workers, w);
+    }
+  *out_port = port;
+  for (guint i = 0; i < t->workers->len; i++)
+    {
+      Worker *w = t->workers->pdata[i];
+      w->thread = g_thread_new ("http-worker", worker_main, w);
+    }
+  return TRUE;
+
+fail:
+  for (guint i = 0; i < t->workers->len; i++)
+    worker_free (t->workers->pdata[i]);
+  g_ptr_array_set_size (t->workers, 0);
+  return FALSE;
+}
+
+typedef struct
+{
+  Worker *worker;
+  GTlsCertificate *cert;
+} CertSwap;
+
+static gboolean
+swap_certificate (gpointer data)
+{
+  CertSwap *swap = data;
+  soup_server_set_tls_certificate (swap->worker->soup, swap->cert);
+  g_object_unref (swap->cert);
+  g_free (swap);
+  return G_SOURCE_REMOVE;
+}
+
+void
+_notary_http_transport_set_certificate (NotaryHttpTransport *t, GTlsCertificate *certificate)
+{
+  /* SoupServer is not thread-safe: each worker swaps its own. */
+  for (guint i = 0; i < t->workers->len; i++)
+    {
+      CertSwap *swap = g_new0 (CertSwap, 1);
+      swap->worker = t->workers->pdata[i];
+      swap->cert = g_object_ref (certificate);
+      g_main_context_invoke (swap->worker->context, swap_certificate, swap);
+    }
+}
+
+static gboolean
+quit_loop (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+void
+_notary_http_transport_stop (NotaryHttpTransport *t)
+{
+  for (guint i = 0; i < t->workers->len; i++)
+    {
+      Worker *w = t->workers->pdata[i];
+      g_main_context_invoke (w->context, quit_loop, w->loop);
+    }
+  for (guint i = 0; i < t->workers->len; i++)
+    {
+      Worker *w = t->workers->pdata[i];
+      if (w->thread)
+        g_thread_join (w->thread);
+      worker_free (w);
+    }
+  g_ptr_array_set_size (t->workers, 0);
+}
+
+gboolean
+_notary_http_transport_listen_debug (NotaryHttpTransport *t, GInetAddress *ia, guint16 port, GError **error)
+{
+  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, port);
+
+  if (t->debug == NULL)
+    {
+      t->debug = soup_server_new (NULL, NULL);
+      soup_server_add_handler (t->debug, NULL, handle_debug, t, NULL);
+    }
+  return soup_server_listen (t->debug, sa, 0, error);
+}
+
+void
+_notary_http_transport_free (NotaryHttpTransport *t)
+{
+  if (t == NULL)
+    return;
+  _notary_http_transport_stop (t);
+  g_clear_object (&t->debug);
+  g_ptr_array_unref (t->workers);
+  g_free (t);
+}
