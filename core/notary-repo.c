@@ -13,6 +13,8 @@
 #define SNAPSHOT_LIFETIME (3 * YEAR_SECONDS)
 #define TIMESTAMP_LIFETIME (14 * 24 * 3600)
 #define META_CACHE_MAX 20000
+/* Identity entries pin their bytes in memory: keep them few (~4 MiB). */
+#define META_BY_BYTES_MAX 4096
 /* Checksum-addressed files never change, so reads by hash are served from
  * memory: no database round trip for snapshot/targets/root on the GET hot
  * paths.  Entries expire after FILE_CACHE_TTL so that a repository deleted
@@ -34,6 +36,10 @@ struct _NotaryRepo
    * and its expiry.  Content-addressed, so entries never go stale. */
   GMutex cache_lock;
   GHashTable *meta_cache;
+  /* The same facts by identity of the stored bytes (a ref is held, so the
+   * pointer cannot be reused while listed): when storage or the file cache
+   * hands back the very same GBytes, no hashing is needed at all. */
+  GHashTable *meta_by_bytes; /* GBytes* -> char* meta_cache key */
   GHashTable *file_cache; /* "<gun>\n<role>\n<sha256>" -> CachedFile* */
   gsize file_cache_bytes;
 };
@@ -78,6 +84,7 @@ notary_repo_new (const NotaryStorageVTable *storage_vt, NotaryStorage *storage,
   g_mutex_init (&repo->cache_lock);
   repo->meta_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) meta_facts_free);
   repo->file_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) cached_file_free);
+  repo->meta_by_bytes = g_hash_table_new_full (g_direct_hash, g_direct_equal, (GDestroyNotify) g_bytes_unref, g_free);
   return repo;
 }
 
@@ -88,6 +95,7 @@ notary_repo_free (NotaryRepo *repo)
     return;
   g_hash_table_unref (repo->meta_cache);
   g_hash_table_unref (repo->file_cache);
+  g_hash_table_unref (repo->meta_by_bytes);
   g_mutex_clear (&repo->cache_lock);
   g_free (repo);
 }
@@ -133,20 +141,39 @@ static gboolean
 meta_facts (NotaryRepo *repo, const char *gun, NotaryStoredFile *file, gboolean is_timestamp, gint64 *out_expires,
             GHashTable **out_role_sha, GError **error)
 {
-  g_autofree char *hex = notary_sha256_hex (file->data);
-  g_autofree char *key = g_strconcat (gun, "\n", hex, NULL);
-  MetaFacts *facts;
+  g_autofree char *hex = NULL;
+  g_autofree char *key = NULL;
+  MetaFacts *facts = NULL;
+  const char *known_key;
   g_autoptr (NotarySigned) s = NULL;
   g_autoptr (NotaryMetaRole) m = NULL;
   GHashTableIter it;
   gpointer k, v;
 
   g_mutex_lock (&repo->cache_lock);
+  known_key = g_hash_table_lookup (repo->meta_by_bytes, file->data);
+  if (known_key != NULL)
+    facts = g_hash_table_lookup (repo->meta_cache, known_key);
+  if (facts != NULL)
+    {
+      *out_expires = facts->expires;
+      *out_role_sha = g_hash_table_ref (facts->role_sha);
+      g_mutex_unlock (&repo->cache_lock);
+      return TRUE;
+    }
+  g_mutex_unlock (&repo->cache_lock);
+
+  hex = notary_sha256_hex (file->data);
+  key = g_strconcat (gun, "\n", hex, NULL);
+  g_mutex_lock (&repo->cache_lock);
   facts = g_hash_table_lookup (repo->meta_cache, key);
   if (facts != NULL)
     {
       *out_expires = facts->expires;
       *out_role_sha = g_hash_table_ref (facts->role_sha);
+      if (g_hash_table_size (repo->meta_by_bytes) >= META_BY_BYTES_MAX)
+        g_hash_table_remove_all (repo->meta_by_bytes);
+      g_hash_table_replace (repo->meta_by_bytes, g_bytes_ref (file->data), g_strdup (key));
       g_mutex_unlock (&repo->cache_lock);
       return TRUE;
     }
@@ -174,6 +201,9 @@ meta_facts (NotaryRepo *repo, const char *gun, NotaryStoredFile *file, gboolean 
   g_mutex_lock (&repo->cache_lock);
   if (g_hash_table_size (repo->meta_cache) >= META_CACHE_MAX)
     g_hash_table_remove_all (repo->meta_cache);
+  if (g_hash_table_size (repo->meta_by_bytes) >= META_BY_BYTES_MAX)
+    g_hash_table_remove_all (repo->meta_by_bytes);
+  g_hash_table_replace (repo->meta_by_bytes, g_bytes_ref (file->data), g_strdup (key));
   g_hash_table_replace (repo->meta_cache, g_steal_pointer (&key), facts);
   g_mutex_unlock (&repo->cache_lock);
   return TRUE;
