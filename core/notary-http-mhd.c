@@ -73,6 +73,11 @@ struct _NotaryHttpTransport
   char *client_ca_pem; /* NULL: no client certificates */
   GMutex cred_lock;
   Credentials *cred; /* current generation; NULL for plain HTTP */
+  /* Session tickets (RFC 5077 / TLS 1.3 PSK): a returning client resumes
+   * without the RSA signature that dominates a full handshake, as it can
+   * with Go's and nginx's servers.  GnuTLS derives rotating ticket keys
+   * from this master key; it never leaves the process. */
+  gnutls_datum_t ticket_key;
 };
 
 typedef struct
@@ -283,6 +288,8 @@ on_connection (void *cls, struct MHD_Connection *conn, void **socket_context,
   gnutls_transport_set_pull_function (session, tls_pull);
   gnutls_transport_set_pull_timeout_function (session, tls_pull_timeout);
   gnutls_transport_set_vec_push_function (session, tls_push);
+  if (t->ticket_key.data != NULL)
+    gnutls_session_ticket_enable_server (session, &t->ticket_key);
   if (t->client_ca_pem != NULL)
     {
       gnutls_certificate_server_set_request (session, GNUTLS_CERT_REQUIRE);
@@ -497,6 +504,8 @@ _notary_http_transport_new (NotaryHttpServer *srv, const NotaryHttpOptions *opts
   t->opts = opts;
   t->debug_daemons = g_ptr_array_new_with_free_func ((GDestroyNotify) MHD_stop_daemon);
   g_mutex_init (&t->cred_lock);
+  if (gnutls_session_ticket_key_generate (&t->ticket_key) < 0)
+    t->ticket_key.data = NULL; /* resumption off; full handshakes still work */
   return t;
 }
 
@@ -650,5 +659,10 @@ _notary_http_transport_free (NotaryHttpTransport *t)
   g_free (t->cert_pem);
   g_free (t->key_pem);
   g_free (t->client_ca_pem);
+  if (t->ticket_key.data != NULL)
+    {
+      gnutls_memset (t->ticket_key.data, 0, t->ticket_key.size);
+      gnutls_free (t->ticket_key.data);
+    }
   g_free (t);
 }
