@@ -19,6 +19,7 @@
  * after construction.
  */
 #include "notary-auth.h"
+#include "notary-error.h"
 #include "notary-http-errors.h"
 #include "notary-log.h"
 
@@ -952,19 +953,8 @@ token_parse (const char *raw)
 
 /* ---- signing key -------------------------------------------------------- */
 
-static gboolean throw_invalid (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
-static gboolean
-throw_invalid (GError **error, const char *fmt, ...)
-{
-  va_list ap;
-  g_autofree char *msg = NULL;
-
-  va_start (ap, fmt);
-  msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error_literal (error, NOTARY_AUTH_ERROR, NOTARY_AUTH_ERROR_INVALID_TOKEN, msg);
-  return FALSE;
-}
+#define throw_invalid(error, ...) \
+  notary_throw (error, NOTARY_AUTH_ERROR, NOTARY_AUTH_ERROR_INVALID_TOKEN, __VA_ARGS__)
 
 static gnutls_x509_crt_t
 crt_from_b64 (const char *b64, GError **error)

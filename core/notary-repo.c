@@ -5,6 +5,7 @@
  * the exact stored bytes (§7), which is what clients download and verify.
  */
 #include "notary-repo.h"
+#include "notary-error.h"
 #include "notary-json.h"
 
 #include <string.h>
@@ -118,19 +119,7 @@ is_not_found (GError *error)
   return g_error_matches (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_NOT_FOUND);
 }
 
-static gboolean
-typed (GError **error, NotaryValidationError code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
-static gboolean
-typed (GError **error, NotaryValidationError code, const char *fmt, ...)
-{
-  va_list ap;
-  g_autofree char *msg = NULL;
-  va_start (ap, fmt);
-  msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error_literal (error, NOTARY_VALIDATION_ERROR, code, msg);
-  return FALSE;
-}
+#define typed(error, code, ...) notary_throw (error, NOTARY_VALIDATION_ERROR, code, __VA_ARGS__)
 
 /* ---- cached facts about snapshot/timestamp files ----------------------- */
 

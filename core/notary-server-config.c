@@ -10,6 +10,7 @@
  * later by the plugin loader and the TLS setup.
  */
 #include "notary-config.h"
+#include "notary-error.h"
 
 #include <string.h>
 
@@ -66,19 +67,8 @@ static const char *const server_known_paths[] = {
 static const char *const trust_path_keys[] = { "tls_ca_file", "tls_client_cert", "tls_client_key", "module", NULL };
 static const char *const storage_path_keys[] = { "tls_ca_file", "client_cert_file", "client_key_file", NULL };
 
-static gboolean throw_invalid (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
-static gboolean
-throw_invalid (GError **error, const char *fmt, ...)
-{
-  va_list ap;
-  g_autofree char *msg = NULL;
-
-  va_start (ap, fmt);
-  msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error_literal (error, NOTARY_CONFIG_ERROR, NOTARY_CONFIG_ERROR_INVALID, msg);
-  return FALSE;
-}
+#define throw_invalid(error, ...) \
+  notary_throw (error, NOTARY_CONFIG_ERROR, NOTARY_CONFIG_ERROR_INVALID, __VA_ARGS__)
 
 static gboolean
 is_empty (const char *s)

@@ -4,6 +4,7 @@
  * the validation rules can be unit-tested one by one.
  */
 #include "notary-tuf.h"
+#include "notary-error.h"
 #include "notary-json.h"
 
 #include <string.h>
@@ -139,19 +140,7 @@ notary_signature_free (NotarySignature *sig)
   g_free (sig);
 }
 
-static gboolean
-malformed (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
-static gboolean
-malformed (GError **error, const char *fmt, ...)
-{
-  va_list ap;
-  g_autofree char *msg = NULL;
-  va_start (ap, fmt);
-  msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error_literal (error, NOTARY_TUF_ERROR, NOTARY_TUF_ERROR_MALFORMED, msg);
-  return FALSE;
-}
+#define malformed(error, ...) notary_throw (error, NOTARY_TUF_ERROR, NOTARY_TUF_ERROR_MALFORMED, __VA_ARGS__)
 
 static GBytes *
 decode_base64_strict (const char *text)
@@ -366,19 +355,7 @@ notary_signed_verify (NotarySigned *s, GHashTable *keys, NotaryRoleKeys *role, G
 
 /* ---- role bodies ------------------------------------------------------- */
 
-static gboolean
-invalid (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
-static gboolean
-invalid (GError **error, const char *fmt, ...)
-{
-  va_list ap;
-  g_autofree char *msg = NULL;
-  va_start (ap, fmt);
-  msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error_literal (error, NOTARY_TUF_ERROR, NOTARY_TUF_ERROR_INVALID, msg);
-  return FALSE;
-}
+#define invalid(error, ...) notary_throw (error, NOTARY_TUF_ERROR, NOTARY_TUF_ERROR_INVALID, __VA_ARGS__)
 
 static gboolean
 check_common (NotarySigned *s, const char *type, GError **error)
