@@ -403,7 +403,12 @@ handle_update (Request *req)
           notary_log (NOTARY_LOG_INFO, "upload names an invalid role", "gun", req->gun, "role", role, NULL);
           return respond_error (req, NOTARY_HTTP_INVALID_ROLE, detail);
         }
-      s = notary_signed_parse (pb, &perr);
+      /* Parse a copy of exactly the part: libsoup's parts are slices of
+       * the whole request body, and the stored file must not keep the
+       * body (other parts, boundaries, slack) alive for as long as it is
+       * stored. */
+      g_autoptr (GBytes) part = g_bytes_new (g_bytes_get_data (pb, NULL), g_bytes_get_size (pb));
+      s = notary_signed_parse (part, &perr);
       if (s == NULL)
         {
           notary_log (NOTARY_LOG_INFO, perr->message, "gun", req->gun, "role", role, NULL);

@@ -1079,6 +1079,10 @@ notary_key_check_root_certificate (NotaryKey *key, const char *gun, gint64 now, 
   gsize chain_len = chain->len;
   g_autoptr (GBytes) chain_bytes
       = g_bytes_new_take (g_string_free (g_steal_pointer (&chain), FALSE), chain_len);
+  /* The usual root key (one leaf, PEM as Go writes it) comes out byte for
+   * byte as it went in: reuse it rather than parse the certificate again. */
+  if (g_str_equal (key->keytype, keytype) && g_bytes_equal (chain_bytes, key->public_bytes))
+    return notary_key_ref (key);
   g_autoptr (GError) local = NULL;
   NotaryKey *rebuilt = notary_key_new (keytype, chain_bytes, &local);
   if (rebuilt == NULL)

@@ -759,5 +759,8 @@ notary_envelope_build (GBytes *signed_bytes, GPtrArray *sigs)
       g_string_append (out, "\"}");
     }
   g_string_append (out, "]}");
-  return g_string_free_to_bytes (out);
+  /* Stored as long as the repository lives: trim GString's power-of-two
+   * slack instead of keeping up to twice the bytes. */
+  gsize n = out->len;
+  return g_bytes_new_take (g_realloc (g_string_free (out, FALSE), n + 1), n);
 }

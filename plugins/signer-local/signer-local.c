@@ -4,7 +4,18 @@
  * Keys are lost on restart (the reference behaves the same); after a
  * restart a repository needs `notary key rotate <gun> timestamp -r`.
  * Production deployments use the remote signer or PKCS#11.
+ *
+ * A key is held as its 32-byte seed and signs with nettle (the library
+ * GnuTLS itself signs with), not as a GnuTLS key object: those keep a
+ * parsed ASN.1 tree of ~2 KB per key, which dominated the memory of a
+ * server holding one timestamp key per repository, and re-importing one
+ * per Sign cost twice the signature.
  */
+#include <string.h>
+
+#include <gnutls/crypto.h>
+#include <nettle/eddsa.h>
+
 #include <notary/signer-backend.h>
 #include "notary-keys.h"
 
@@ -12,8 +23,23 @@ struct _NotarySigner
 {
   const NotaryHost *host;
   GMutex lock;
-  GHashTable *keys; /* canonical key ID -> NotaryPrivateKey* */
+  GHashTable *keys; /* canonical key ID -> HeldKey* */
 };
+
+typedef struct
+{
+  NotaryKey *pub;
+  guint8 seed[ED25519_KEY_SIZE];
+  guint8 public_raw[ED25519_KEY_SIZE];
+} HeldKey;
+
+static void
+held_key_free (HeldKey *held)
+{
+  notary_key_unref (held->pub);
+  explicit_bzero (held->seed, sizeof held->seed);
+  g_free (held);
+}
 
 static NotarySigner *
 local_open (const NotaryHost *host, JsonObject *options, GError **error)
@@ -21,7 +47,7 @@ local_open (const NotaryHost *host, JsonObject *options, GError **error)
   NotarySigner *self = g_new0 (NotarySigner, 1);
   self->host = host;
   g_mutex_init (&self->lock);
-  self->keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) notary_private_key_unref);
+  self->keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) held_key_free);
   return self;
 }
 
@@ -42,9 +68,8 @@ local_default_algorithm (NotarySigner *self)
 }
 
 static NotaryPublicKey *
-public_of (NotaryPrivateKey *key)
+public_of (NotaryKey *pub)
 {
-  NotaryKey *pub = notary_private_key_get_public (key);
   NotaryPublicKey *pk = g_new0 (NotaryPublicKey, 1);
   pk->keytype = g_strdup (notary_key_get_keytype (pub));
   pk->public_bytes = g_bytes_ref (notary_key_get_public (pub));
@@ -54,52 +79,80 @@ public_of (NotaryPrivateKey *key)
 static NotaryPublicKey *
 local_create_key (NotarySigner *self, const char *gun, const char *role, const char *algorithm, GError **error)
 {
-  NotaryPrivateKey *key;
+  g_autofree HeldKey *held = g_new0 (HeldKey, 1);
+  g_autoptr (GBytes) raw = NULL;
   const char *id;
+  int rc;
 
   /* The local service only does ED25519, whatever is asked for (the
    * reference logs that it ignores keyAlgorithm). */
-  key = notary_private_key_generate ("ed25519", error);
-  if (key == NULL)
-    return NULL;
-  id = notary_key_get_canonical_id (notary_private_key_get_public (key));
-  g_mutex_lock (&self->lock);
-  g_hash_table_replace (self->keys, g_strdup (id), notary_private_key_ref (key));
-  g_mutex_unlock (&self->lock);
+  rc = gnutls_rnd (GNUTLS_RND_KEY, held->seed, sizeof held->seed);
+  if (rc < 0)
+    {
+      g_set_error (error, NOTARY_SIGNER_ERROR, NOTARY_SIGNER_ERROR_FAILED, "generating a key: %s",
+                   gnutls_strerror (rc));
+      return NULL;
+    }
+  ed25519_sha512_public_key (held->public_raw, held->seed);
+  raw = g_bytes_new (held->public_raw, sizeof held->public_raw);
+  held->pub = notary_key_new ("ed25519", raw, error);
+  if (held->pub == NULL)
+    {
+      explicit_bzero (held->seed, sizeof held->seed);
+      return NULL;
+    }
+  id = notary_key_get_canonical_id (held->pub);
   notary_host_logf (self->host, NOTARY_LOG_DEBUG, "created %s key %s for %s", role, id, gun);
-  {
-    NotaryPublicKey *pk = public_of (key);
-    notary_private_key_unref (key);
-    return pk;
-  }
+  NotaryPublicKey *pk = public_of (held->pub);
+  g_mutex_lock (&self->lock);
+  g_hash_table_replace (self->keys, g_strdup (id), g_steal_pointer (&held));
+  g_mutex_unlock (&self->lock);
+  return pk;
 }
 
-static NotaryPrivateKey *
-lookup (NotarySigner *self, const char *key_id, GError **error)
+/* Copies out what the caller needs under the lock: a rotation may replace
+ * the entry meanwhile.  Returns FALSE + error when the key is unknown. */
+static gboolean
+lookup (NotarySigner *self, const char *key_id, NotaryKey **pub, HeldKey *copy, GError **error)
 {
-  NotaryPrivateKey *key;
+  HeldKey *held;
   g_mutex_lock (&self->lock);
-  key = g_hash_table_lookup (self->keys, key_id);
-  if (key != NULL)
-    notary_private_key_ref (key);
+  held = g_hash_table_lookup (self->keys, key_id);
+  if (held != NULL && pub != NULL)
+    *pub = notary_key_ref (held->pub);
+  if (held != NULL && copy != NULL)
+    {
+      memcpy (copy->seed, held->seed, sizeof copy->seed);
+      memcpy (copy->public_raw, held->public_raw, sizeof copy->public_raw);
+    }
   g_mutex_unlock (&self->lock);
-  if (key == NULL)
+  if (held == NULL)
     g_set_error (error, NOTARY_SIGNER_ERROR, NOTARY_SIGNER_ERROR_KEY_NOT_FOUND, "key %s not found", key_id);
-  return key;
+  return held != NULL;
 }
 
 static NotaryPublicKey *
 local_get_key (NotarySigner *self, const char *key_id, GError **error)
 {
-  g_autoptr (NotaryPrivateKey) key = lookup (self, key_id, error);
-  return key ? public_of (key) : NULL;
+  g_autoptr (NotaryKey) pub = NULL;
+  if (!lookup (self, key_id, &pub, NULL, error))
+    return NULL;
+  return public_of (pub);
 }
 
 static GBytes *
 local_sign (NotarySigner *self, const char *key_id, GBytes *message, GError **error)
 {
-  g_autoptr (NotaryPrivateKey) key = lookup (self, key_id, error);
-  return key ? notary_private_key_sign (key, message, error) : NULL;
+  HeldKey key = { 0 };
+  guint8 sig[ED25519_SIGNATURE_SIZE];
+  gsize len = 0;
+  const guint8 *data = g_bytes_get_data (message, &len);
+
+  if (!lookup (self, key_id, NULL, &key, error))
+    return NULL;
+  ed25519_sha512_sign (key.public_raw, key.seed, len, data, sig);
+  explicit_bzero (key.seed, sizeof key.seed);
+  return g_bytes_new (sig, sizeof sig);
 }
 
 static gboolean
