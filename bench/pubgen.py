@@ -5,25 +5,31 @@ Builds valid, distinct, signed TUF uploads the way the notary 0.7.0 client does
 (root with a self-signed ECDSA P-256 certificate whose CN is the GUN, targets
 and snapshot signed with client-held ECDSA keys, the server's timestamp key
 fetched from GET .../timestamp.key) and POSTs them as multipart/form-data over
-TLS with keep-alive, from SENDERS processes at once.
+TLS with keep-alive, SENDERS at once.
 
 Subcommands (all print one JSON object on stdout):
 
   distinct   COUNT first publishes (root+targets+snapshot) to COUNT new GUNs.
-             The uploads are built before the clock starts; only the POSTs
-             are timed.
-  one        one GUN, then COUNT successive targets+snapshot versions sent
-             concurrently; a sender takes the next version from a shared
-             counter, so racing uploads may be refused with 400 VERSION
-             (counted, not an error).
+             The uploads are built before the clock starts, written to a
+             spool file and sent by the C sender given with --sender
+             (bench/pubsend.c, SENDERS threads); only its POSTs are timed.
+  one        one GUN, then COUNT successive targets+snapshot versions, built
+             before the clock and sent concurrently by --sender; a sender
+             takes the next version from a shared counter, so racing uploads
+             may be refused with 400 VERSION (counted, not an error).
   fill       COUNT first publishes to new GUNs, built and sent on the fly in
-             batches (to store many repositories; the rate reported includes
-             the generator's own signing work and the key fetches).
-
-Server timestamp keys are always fetched one at a time before the concurrent
-phase: the reference's local signer crashes on concurrent key creation.
+             batches from SENDERS Python processes (to store many
+             repositories; the rate reported includes the generator's own
+             signing work and the key fetches).
   bigtargets one GUN, then REPS uploads of a targets file with ENTRIES
-             entries (+ snapshot); reports each POST's wall time.
+             entries (+ snapshot), sent from Python; reports each POST's
+             wall time.
+
+The timed sending of `distinct` and `one` is done in C because Python's
+http.client+ssl spends ~2 ms of CPU per request, on the CPUs the server
+under test needs.  Server timestamp keys are always fetched one at a time
+before the concurrent phase: the reference's local signer crashes on
+concurrent key creation.
 
 Every request loop is bounded by COUNT (and a per-request timeout).  Only
 127.0.0.1/localhost URLs are accepted.  Any status other than the expected
@@ -42,7 +48,9 @@ import multiprocessing as mp
 import os
 import socket
 import ssl
+import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 
@@ -295,68 +303,25 @@ def fetch_ts_keys(args, guns):
     return keys
 
 
-def send_worker(args, keys, batch, build_first, index, barrier, queue):
-    """POST this sender's share of new GUNs (batch = [(gun, ts_key)]).
-
-    build_first: build every upload before the shared start (only the POSTs
-    are timed, latencies recorded); otherwise build each just before sending
-    (fill mode; the rate then includes the generator's signing work)."""
+def fill_worker(args, keys, batch, index, barrier, queue):
+    """Build and POST this sender's share of new GUNs (batch = [(gun, ts_key)]),
+    each upload built just before it is sent: the rate includes the
+    generator's signing work (fill only stores repositories)."""
     result = {"ok": 0, "errors": [], "lat": [], "t0": None, "t1": None}
     client = Client(args.url, args.ca)
     mine = batch[index::args.senders]
-    uploads = None
-    if build_first:
-        uploads = [(gun, Repo(keys, gun, ts).upload(1, args.entries, True)) for gun, ts in mine]
     barrier.wait()
     result["t0"] = time.monotonic()
-    for n, (gun, ts) in enumerate(mine):
+    for gun, ts in mine:
         try:
-            if uploads is not None:
-                ctype, body = uploads[n][1]
-            else:
-                ctype, body = Repo(keys, gun, ts).upload(1, args.entries, True)
-            t = time.monotonic()
+            ctype, body = Repo(keys, gun, ts).upload(1, args.entries, True)
             status, data = client.request("POST", tuf_path(gun), body, {"Content-Type": ctype})
-            if build_first:
-                result["lat"].append(time.monotonic() - t)
         except Exception as e:  # noqa: BLE001 — reported to the parent as an error
             status, data = 0, str(e).encode()
         if status == 200:
             result["ok"] += 1
         elif len(result["errors"]) < 20:
             result["errors"].append(f"POST {gun}: HTTP {status} {error_code(data)} {data[:300]!r}")
-    result["t1"] = time.monotonic()
-    result["reconnects"] = client.reconnects
-    client.close()
-    queue.put(result)
-
-
-def one_worker(args, uploads, counter, index, barrier, queue):
-    result = {"ok": 0, "version_conflicts": 0, "errors": [], "lat": [], "t0": None, "t1": None}
-    client = Client(args.url, args.ca)
-    barrier.wait()
-    result["t0"] = time.monotonic()
-    while True:
-        with counter.get_lock():
-            n = counter.value
-            counter.value += 1
-        if n >= len(uploads):
-            break
-        ctype, body = uploads[n]
-        t = time.monotonic()
-        try:
-            status, data = client.request("POST", tuf_path(args.gun), body,
-                                          {"Content-Type": ctype})
-        except Exception as e:  # noqa: BLE001
-            status, data = 0, str(e).encode()
-        result["lat"].append(time.monotonic() - t)
-        if status == 200:
-            result["ok"] += 1
-        elif status == 400 and error_code(data) == "VERSION":
-            result["version_conflicts"] += 1
-        elif len(result["errors"]) < 20:
-            result["errors"].append(f"POST v{n + 2}: HTTP {status} {error_code(data)} "
-                                    f"{data[:300]!r}")
     result["t1"] = time.monotonic()
     result["reconnects"] = client.reconnects
     client.close()
@@ -375,6 +340,32 @@ def run_workers(target, args, extra):
     for p in procs:
         p.join(timeout=30)
     return results
+
+
+def run_sender(args, uploads, allow_version_conflicts):
+    """Send uploads ([(path, (content_type, body))], in this order) with the C
+    sender and return its JSON summary (the keys of summarize())."""
+    with tempfile.TemporaryDirectory(prefix="pubgen-") as tmp:
+        spool = os.path.join(tmp, "spool")
+        with open(spool, "wb") as f:
+            for path, (ctype, body) in uploads:
+                f.write(f"POST {path} {ctype} {len(body)}\n".encode())
+                f.write(body)
+        cmd = [args.sender, "--url", args.url, "--ca", args.ca, "--spool", spool,
+               "--senders", str(args.senders), "--timeout", str(REQUEST_TIMEOUT)]
+        if allow_version_conflicts:
+            cmd.append("--allow-version-conflicts")
+        try:
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, timeout=args.timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise SystemExit(f"pubgen: running {args.sender}: {e}") from e
+    # 0: no error, 1: some request failed (reported in the JSON); else usage.
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"pubgen: {args.sender} exited with status {proc.returncode}")
+    try:
+        return json.loads(proc.stdout)
+    except ValueError as e:
+        raise SystemExit(f"pubgen: {args.sender} printed no JSON: {proc.stdout[:200]!r}") from e
 
 
 def summarize(results, extra=None):
@@ -406,9 +397,12 @@ def gun_names(args, start, stop):
 def cmd_distinct(args):
     keys = Keys()
     guns = gun_names(args, 0, args.count)
-    batch = list(zip(guns, fetch_ts_keys(args, guns)))
-    return summarize(run_workers(send_worker, args, (keys, batch, True)),
-                     {"mode": "distinct", "senders": args.senders, "count": args.count})
+    uploads = [(tuf_path(gun), Repo(keys, gun, ts).upload(1, args.entries, True))
+               for gun, ts in zip(guns, fetch_ts_keys(args, guns))]
+    out = run_sender(args, uploads, False)
+    del out["version_conflicts"]  # always 0 here; not part of this row
+    out.update({"mode": "distinct", "senders": args.senders, "count": args.count})
+    return out
 
 
 def cmd_fill(args):
@@ -417,7 +411,7 @@ def cmd_fill(args):
     for start in range(0, args.count, FILL_BATCH):
         guns = gun_names(args, start, min(args.count, start + FILL_BATCH))
         batch = list(zip(guns, fetch_ts_keys(args, guns)))
-        results += run_workers(send_worker, args, (keys, batch, False))
+        results += run_workers(fill_worker, args, (keys, batch))
         if sum(len(r["errors"]) for r in results):
             break
     wall = time.monotonic() - t0
@@ -442,12 +436,11 @@ def cmd_one(args):
     client = Client(args.url, args.ca)
     repo = init_repo(args, client, keys, args.gun)
     client.close()
-    uploads = [repo.upload(v, args.entries, False) for v in range(2, args.count + 2)]
-    ctx = mp.get_context("fork")
-    counter = ctx.Value("l", 0)
-    results = run_workers(one_worker, args, (uploads, counter))
-    return summarize(results, {"mode": "one", "senders": args.senders, "count": args.count,
-                               "version_conflicts": sum(r["version_conflicts"] for r in results)})
+    uploads = [(tuf_path(args.gun), repo.upload(v, args.entries, False))
+               for v in range(2, args.count + 2)]
+    out = run_sender(args, uploads, True)
+    out.update({"mode": "one", "senders": args.senders, "count": args.count})
+    return out
 
 
 def cmd_bigtargets(args):
@@ -484,7 +477,10 @@ def main():
     p.add_argument("--entries", type=int, default=1, help="targets entries per upload")
     p.add_argument("--reps", type=int, default=3, help="uploads (bigtargets)")
     p.add_argument("--timeout", type=float, default=1800.0, help="overall bound, seconds")
+    p.add_argument("--sender", help="the pubsend binary (bench/pubsend.c; distinct/one)")
     args = p.parse_args()
+    if args.command in ("distinct", "one") and not args.sender:
+        raise SystemExit(f"pubgen: {args.command} needs --sender PATH (bench/pubsend.c)")
     if args.count < 1 or args.count > 1_000_000 or args.senders < 1 or args.senders > 64:
         raise SystemExit("pubgen: --count must be 1..1000000 and --senders 1..64")
     if args.tag is None:

@@ -18,6 +18,7 @@
  * tuf-metadata.md §3, §4 and §6.
  */
 #include "notary-keys.h"
+#include "notary-ecdsa.h"
 #include "notary-json.h"
 
 #include <string.h>
@@ -392,6 +393,9 @@ struct _NotaryKey
   GBytes *verify_key;
   unsigned int bits;        /* RSA modulus bits */
   gnutls_ecc_curve_t curve; /* ECDSA curve */
+  /* libcrypto's form of an ECDSA key, made on first verification and kept
+   * (set once with compare-and-swap: keys are shared between threads). */
+  NotaryEcdsaKey *ecdsa;
 };
 
 static KeyKind
@@ -660,6 +664,7 @@ notary_key_unref (NotaryKey *key)
   g_free (key->keytype);
   g_clear_pointer (&key->public_bytes, g_bytes_unref);
   g_clear_pointer (&key->verify_key, g_bytes_unref);
+  g_clear_pointer (&key->ecdsa, notary_ecdsa_key_free);
   g_free (key->id);
   g_free (key->canonical_id);
   g_free (key);
@@ -753,6 +758,58 @@ import_verify_key (NotaryKey *key, GError **error)
   return g_steal_pointer (&pub);
 }
 
+static const char *
+openssl_curve_name (gnutls_ecc_curve_t curve)
+{
+  switch (curve)
+    {
+    case GNUTLS_ECC_CURVE_SECP256R1:
+      return "P-256";
+    case GNUTLS_ECC_CURVE_SECP384R1:
+      return "P-384";
+    case GNUTLS_ECC_CURVE_SECP521R1:
+      return "P-521";
+    default:
+      return NULL;
+    }
+}
+
+/* The key's libcrypto form, made once; NULL when the curve is not one
+ * libcrypto is used for or the point cannot be read. */
+static NotaryEcdsaKey *
+ecdsa_key_of (NotaryKey *key)
+{
+  NotaryEcdsaKey *have = g_atomic_pointer_get (&key->ecdsa);
+  if (have != NULL)
+    return have;
+  const char *name = openssl_curve_name (key->curve);
+  if (name == NULL)
+    return NULL;
+  g_auto (gnutls_pubkey_t) pub = import_verify_key (key, NULL);
+  if (pub == NULL)
+    return NULL;
+  g_auto (gnutls_datum_t) x = { NULL, 0 };
+  g_auto (gnutls_datum_t) y = { NULL, 0 };
+  gsize half = gnutls_ecc_curve_get_size (key->curve);
+  if (gnutls_pubkey_export_ecc_raw2 (pub, NULL, &x, &y, GNUTLS_EXPORT_FLAG_NO_LZ) < 0 || x.size > half
+      || y.size > half)
+    return NULL;
+  /* Uncompressed point, coordinates left-padded to the field size. */
+  g_autofree guint8 *point = g_malloc0 (1 + 2 * half);
+  point[0] = 0x04;
+  memcpy (point + 1 + half - x.size, x.data, x.size);
+  memcpy (point + 1 + 2 * half - y.size, y.data, y.size);
+  NotaryEcdsaKey *made = notary_ecdsa_key_new (name, point, 1 + 2 * half);
+  if (made == NULL)
+    return NULL;
+  if (!g_atomic_pointer_compare_and_exchange (&key->ecdsa, NULL, made))
+    {
+      notary_ecdsa_key_free (made); /* another thread won; use theirs */
+      return g_atomic_pointer_get (&key->ecdsa);
+    }
+  return made;
+}
+
 /* Strips leading zero bytes so gnutls_encode_rs_value produces minimal DER
  * INTEGERs (strict decoders reject "00 xx" with xx < 0x80). */
 static gnutls_datum_t
@@ -828,6 +885,15 @@ notary_key_verify (NotaryKey *key, const char *method, GBytes *message, GBytes *
                          "ECDSA signature must be %" G_GSIZE_FORMAT " bytes (raw r||s), got %" G_GSIZE_FORMAT,
                          2 * half, sig_len);
             return FALSE;
+          }
+        NotaryEcdsaKey *fast = ecdsa_key_of (key);
+        if (fast != NULL)
+          {
+            gsize msg_len = 0;
+            const guint8 *msg = g_bytes_get_data (message, &msg_len);
+            if (!notary_ecdsa_key_verify (fast, msg, msg_len, sig, half))
+              return bad_signature (error, "ecdsa signature does not verify");
+            return TRUE;
           }
         gnutls_datum_t r = trim_leading_zeros (sig, half);
         gnutls_datum_t s = trim_leading_zeros (sig + half, half);
@@ -1092,6 +1158,34 @@ notary_key_check_root_certificate (NotaryKey *key, const char *gun, gint64 now, 
       return NULL;
     }
   return rebuilt;
+}
+
+gint64
+notary_key_get_not_after (NotaryKey *key)
+{
+  g_return_val_if_fail (key != NULL, G_MAXINT64);
+
+  gint64 earliest = G_MAXINT64;
+  if (key->kind != KIND_ECDSA_X509 && key->kind != KIND_RSA_X509)
+    return earliest;
+  gsize len = 0;
+  const char *pem = g_bytes_get_data (key->public_bytes, &len);
+  const char *cursor = pem;
+  for (;;)
+    {
+      g_autoptr (PemBlock) block = pem_next (&cursor, pem + len);
+      if (block == NULL)
+        break;
+      if (!g_str_equal (block->type, "CERTIFICATE"))
+        continue;
+      g_auto (gnutls_x509_crt_t) crt = crt_from_der (block->der, NULL);
+      if (crt == NULL)
+        continue;
+      time_t t = gnutls_x509_crt_get_expiration_time (crt);
+      if (t != (time_t)-1 && (gint64)t < earliest)
+        earliest = t;
+    }
+  return earliest;
 }
 
 /* ---- private keys ----------------------------------------------------- */

@@ -75,6 +75,12 @@ gboolean notary_key_verify (NotaryKey *key, const char *method, GBytes *message,
 NotaryKey *notary_key_check_root_certificate (NotaryKey *key, const char *gun, gint64 now,
                                               gboolean check_expiry, GError **error);
 
+/* The earliest NotAfter (Unix seconds) among the certificates in an x509
+ * key's PEM bundle; G_MAXINT64 for other kinds or when none parses.  A
+ * root found valid at some time stays valid until then, as far as
+ * certificate validity goes. */
+gint64 notary_key_get_not_after (NotaryKey *key);
+
 /* ---- private keys ----------------------------------------------------- */
 
 typedef struct _NotaryPrivateKey NotaryPrivateKey; /* refcounted, thread-safe */

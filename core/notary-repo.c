@@ -43,7 +43,31 @@ struct _NotaryRepo
   GHashTable *meta_by_bytes; /* GBytes* -> char* meta_cache key */
   GHashTable *file_cache; /* "<gun>\n<role>\n<sha256>" -> CachedFile* */
   gsize file_cache_bytes;
+  /* The current root of a GUN as loaded and verified for an update, keyed
+   * by "<gun>\n<sha256 of the stored root>": re-parsing and re-verifying
+   * the unchanged root was a third of an update's CPU.  What load_root
+   * decides is a function of GUN, bytes and time, and time only matters
+   * through certificate expiry, so an entry serves until its earliest
+   * certificate NotAfter. */
+  GHashTable *root_cache; /* key -> TrustedRoot* */
 };
+
+/* Bounds the root cache: at most this many repositories' roots (a few KB
+ * each); when full it starts over, which only costs re-verifying. */
+#define ROOT_CACHE_MAX 256
+
+typedef struct
+{
+  NotaryRoot *root;
+  gint64 valid_until; /* Unix seconds */
+} TrustedRoot;
+
+static void
+trusted_root_free (TrustedRoot *t)
+{
+  notary_root_free (t->root);
+  g_free (t);
+}
 
 typedef struct
 {
@@ -86,6 +110,7 @@ notary_repo_new (const NotaryStorageVTable *storage_vt, NotaryStorage *storage,
   repo->meta_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) meta_facts_free);
   repo->file_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) cached_file_free);
   repo->meta_by_bytes = g_hash_table_new_full (g_direct_hash, g_direct_equal, (GDestroyNotify) g_bytes_unref, g_free);
+  repo->root_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) trusted_root_free);
   return repo;
 }
 
@@ -97,6 +122,7 @@ notary_repo_free (NotaryRepo *repo)
   g_hash_table_unref (repo->meta_cache);
   g_hash_table_unref (repo->file_cache);
   g_hash_table_unref (repo->meta_by_bytes);
+  g_hash_table_unref (repo->root_cache);
   g_mutex_clear (&repo->cache_lock);
   g_free (repo);
 }
@@ -300,7 +326,7 @@ current_snapshot (NotaryRepo *repo, const char *gun, NotaryStoredFile **out_ts, 
 
 /* Current root/targets/delegation: the version the current snapshot names. */
 static NotaryStoredFile *
-current_via_snapshot (NotaryRepo *repo, const char *gun, const char *role, GError **error)
+current_via_snapshot_sha (NotaryRepo *repo, const char *gun, const char *role, char **out_sha, GError **error)
 {
   g_autoptr (GHashTable) role_sha = NULL;
   gint64 expires;
@@ -325,7 +351,15 @@ current_via_snapshot (NotaryRepo *repo, const char *gun, const char *role, GErro
       g_set_error (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_NOT_FOUND, "No record found");
       return NULL;
     }
+  if (out_sha != NULL)
+    *out_sha = g_strdup (sha);
   return storage_checksum (repo, gun, role, sha, error);
+}
+
+static NotaryStoredFile *
+current_via_snapshot (NotaryRepo *repo, const char *gun, const char *role, GError **error)
+{
+  return current_via_snapshot_sha (repo, gun, role, NULL, error);
 }
 
 NotaryStoredFile *
@@ -780,11 +814,46 @@ type_error (GError **error, GError *local, NotaryValidationError code)
     g_propagate_error (error, g_error_copy (local));
 }
 
+static NotaryRoot *
+root_cache_lookup (NotaryRepo *repo, const char *key, gint64 now)
+{
+  NotaryRoot *root = NULL;
+  g_mutex_lock (&repo->cache_lock);
+  TrustedRoot *t = g_hash_table_lookup (repo->root_cache, key);
+  if (t != NULL && now <= t->valid_until)
+    root = notary_root_ref (t->root);
+  g_mutex_unlock (&repo->cache_lock);
+  return root;
+}
+
+static void
+root_cache_insert (NotaryRepo *repo, char *key, NotaryRoot *root)
+{
+  TrustedRoot *t = g_new0 (TrustedRoot, 1);
+  NotaryRoleKeys *role = g_hash_table_lookup (root->roles, "root");
+
+  t->root = notary_root_ref (root);
+  t->valid_until = G_MAXINT64;
+  for (guint i = 0; i < role->keyids->len; i++)
+    {
+      NotaryKey *k = g_hash_table_lookup (root->keys, role->keyids->pdata[i]);
+      if (k != NULL)
+        t->valid_until = MIN (t->valid_until, notary_key_get_not_after (k));
+    }
+  g_mutex_lock (&repo->cache_lock);
+  if (g_hash_table_size (repo->root_cache) >= ROOT_CACHE_MAX)
+    g_hash_table_remove_all (repo->root_cache);
+  g_hash_table_replace (repo->root_cache, key, t);
+  g_mutex_unlock (&repo->cache_lock);
+}
+
 static gboolean
 current_root (NotaryRepo *repo, const char *gun, gint64 now, NotaryRoot **out, GError **error)
 {
   g_autoptr (GError) local_error = NULL;
-  NotaryStoredFile *f = current_via_snapshot (repo, gun, "root", &local_error);
+  g_autofree char *sha = NULL;
+  g_autofree char *key = NULL;
+  NotaryStoredFile *f = current_via_snapshot_sha (repo, gun, "root", &sha, &local_error);
   g_autoptr (NotarySigned) s = NULL;
 
   *out = NULL;
@@ -795,12 +864,22 @@ current_root (NotaryRepo *repo, const char *gun, gint64 now, NotaryRoot **out, G
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
+  key = g_strconcat (gun, "\n", sha, NULL);
+  *out = root_cache_lookup (repo, key, now);
+  if (*out != NULL)
+    {
+      notary_stored_file_free (f);
+      return TRUE;
+    }
   s = notary_signed_parse (f->data, error);
   notary_stored_file_free (f);
   if (s == NULL)
     return FALSE;
   *out = load_root (s, gun, NULL, 1, TRUE, now, error);
-  return *out != NULL;
+  if (*out == NULL)
+    return FALSE;
+  root_cache_insert (repo, g_steal_pointer (&key), *out);
+  return TRUE;
 }
 
 gboolean

@@ -449,7 +449,7 @@ parse_role_keys (const char *name, JsonObject *obj, GHashTable *keys, GError **e
 void
 notary_root_free (NotaryRoot *r)
 {
-  if (r == NULL)
+  if (r == NULL || !g_atomic_ref_count_dec (&r->ref))
     return;
   g_clear_pointer (&r->s, notary_signed_unref);
   g_clear_pointer (&r->keys, g_hash_table_unref);
@@ -458,10 +458,19 @@ notary_root_free (NotaryRoot *r)
 }
 
 NotaryRoot *
+notary_root_ref (NotaryRoot *r)
+{
+  g_atomic_ref_count_inc (&r->ref);
+  return r;
+}
+
+NotaryRoot *
 notary_root_new (NotarySigned *s, GError **error)
 {
   g_autoptr (NotaryRoot) r = g_new0 (NotaryRoot, 1);
   JsonObject *roles;
+
+  g_atomic_ref_count_init (&r->ref);
   static const char *const base[] = { "root", "targets", "snapshot", "timestamp" };
 
   r->s = notary_signed_ref (s);

@@ -119,8 +119,11 @@ gboolean notary_signed_verify (NotarySigned *s, GHashTable *keys, NotaryRoleKeys
 
 /* ---- role bodies ------------------------------------------------------ */
 
+/* Immutable once built; reference-counted so a verified root can be shared
+ * by concurrent updates (notary-repo caches the trusted current root). */
 typedef struct
 {
+  gatomicrefcount ref;
   NotarySigned *s;
   GHashTable *keys;  /* keyid -> NotaryKey* */
   GHashTable *roles; /* name -> NotaryRoleKeys* (the four base roles at least) */
@@ -148,6 +151,8 @@ typedef struct
 
 /* Body validation per tuf-metadata.md §5.  INVALID on failure. */
 NotaryRoot *notary_root_new (NotarySigned *s, GError **error);
+NotaryRoot *notary_root_ref (NotaryRoot *r);
+/* Drops one reference; frees on the last. */
 void notary_root_free (NotaryRoot *r);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NotaryRoot, notary_root_free)
 

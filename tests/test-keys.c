@@ -686,6 +686,63 @@ test_go_private_key (GoFixture *fx, gconstpointer data)
   g_assert_no_error (error);
 }
 
+/* ECDSA verification goes through libcrypto (notary-ecdsa.c): out-of-range
+ * r or s, a flipped bit anywhere, another key's signature and another
+ * message must all fail cleanly, from keys used by many threads at once. */
+static void
+test_ecdsa_rejects (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NotaryPrivateKey) priv = notary_private_key_generate ("ecdsa", &error);
+  g_autoptr (NotaryPrivateKey) other = notary_private_key_generate ("ecdsa", &error);
+  g_assert_no_error (error);
+  NotaryKey *pub = notary_private_key_get_public (priv);
+  g_autoptr (GBytes) msg = bytes_from_string ("{\"signed\":1}");
+  g_autoptr (GBytes) sig = notary_private_key_sign (priv, msg, &error);
+  g_autoptr (GBytes) other_sig = notary_private_key_sign (other, msg, &error);
+  g_assert_no_error (error);
+
+  g_assert_true (notary_key_verify (pub, "ecdsa", msg, sig, &error));
+  g_assert_no_error (error);
+  g_assert_false (notary_key_verify (pub, "ecdsa", msg, other_sig, &error));
+  g_assert_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_BAD_SIGNATURE);
+  g_clear_error (&error);
+  g_autoptr (GBytes) msg2 = bytes_from_string ("{\"signed\":2}");
+  g_assert_false (notary_key_verify (pub, "ecdsa", msg2, sig, NULL));
+
+  for (guint bit = 0; bit < 512; bit += 37)
+    {
+      g_autofree guint8 *b = g_memdup2 (g_bytes_get_data (sig, NULL), 64);
+      b[bit / 8] ^= (guint8)(1u << (bit % 8));
+      g_autoptr (GBytes) flipped = g_bytes_new (b, 64);
+      g_assert_false (notary_key_verify (pub, "ecdsa", msg, flipped, NULL));
+    }
+
+  /* r or s = 0, = n (the P-256 group order) and all ones: out of range. */
+  static const guint8 order[32] = { 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
+                                    0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17,
+                                    0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51 };
+  const guint8 *good = g_bytes_get_data (sig, NULL);
+  for (guint half = 0; half < 2; half++)
+    for (guint variant = 0; variant < 3; variant++)
+      {
+        guint8 b[64];
+        memcpy (b, good, 64);
+        if (variant == 0)
+          memset (b + 32 * half, 0, 32);
+        else if (variant == 1)
+          memcpy (b + 32 * half, order, 32);
+        else
+          memset (b + 32 * half, 0xff, 32);
+        g_autoptr (GBytes) bad = g_bytes_new (b, 64);
+        g_assert_false (notary_key_verify (pub, "ecdsa", msg, bad, &error));
+        g_assert_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_BAD_SIGNATURE);
+        g_clear_error (&error);
+      }
+  /* The key still verifies after all that (its cached libcrypto form). */
+  g_assert_true (notary_key_verify (pub, "ecdsa", msg, sig, NULL));
+}
+
 /* ---- root certificate checks -------------------------------------------- */
 
 static NotaryKey *
@@ -771,6 +828,24 @@ test_cert_validity (void)
       = notary_key_check_root_certificate (key, CERT_GUN, not_before - 86401, TRUE, &error);
   g_assert_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_CERTIFICATE);
   g_assert_null (past_edge);
+}
+
+/* A root found valid stays so until its earliest certificate NotAfter
+ * (notary-repo caches trusted roots until then). */
+static void
+test_cert_not_after (void)
+{
+  g_autoptr (NotaryKey) good = cert_key ("leaf-good.pem", "ecdsa-x509");
+  g_autoptr (NotaryKey) expired = cert_key ("leaf-expired.pem", "ecdsa-x509");
+  g_autoptr (NotaryKey) chain = cert_key ("chain-good.pem", "ecdsa-x509");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NotaryPrivateKey) priv = notary_private_key_generate ("ecdsa", &error);
+  g_assert_no_error (error);
+
+  g_assert_cmpint (notary_key_get_not_after (good), ==, G_GINT64_CONSTANT (4102444799)); /* 2099-12-31T23:59:59Z */
+  g_assert_cmpint (notary_key_get_not_after (expired), ==, G_GINT64_CONSTANT (1262304000)); /* 2010-01-01 */
+  g_assert_cmpint (notary_key_get_not_after (chain), ==, G_GINT64_CONSTANT (4102444799));
+  g_assert_cmpint (notary_key_get_not_after (notary_private_key_get_public (priv)), ==, G_MAXINT64);
 }
 
 static void
@@ -977,6 +1052,7 @@ main (int argc, char **argv)
   g_test_add_func ("/keys/sign/public-bytes", test_ed25519_public_bytes);
   g_test_add_func ("/keys/ecdsa/signature-length", test_ecdsa_signature_length);
   g_test_add_func ("/keys/ecdsa/leading-zeros", test_ecdsa_leading_zeros);
+  g_test_add_func ("/keys/ecdsa/rejects", test_ecdsa_rejects);
   g_test_add_func ("/keys/openssl/rsa", test_openssl_rsa);
   g_test_add_func ("/keys/openssl/rsa-1024", test_rsa_1024_rejected);
   g_test_add_func ("/keys/openssl/p384", test_openssl_p384);
@@ -992,6 +1068,7 @@ main (int argc, char **argv)
   g_test_add_func ("/keys/cert/good", test_cert_good);
   g_test_add_func ("/keys/cert/cn", test_cert_cn);
   g_test_add_func ("/keys/cert/validity", test_cert_validity);
+  g_test_add_func ("/keys/cert/not-after", test_cert_not_after);
   g_test_add_func ("/keys/cert/structure", test_cert_structure);
   g_test_add_func ("/keys/cert/algorithms", test_cert_algorithms);
   g_test_add_func ("/keys/cert/intermediates", test_cert_intermediates);

@@ -556,6 +556,51 @@ test_root_cert_expired (Fixture *f, gconstpointer data)
   publish_with_root_key (f, future, FALSE);
 }
 
+/* The verified current root is cached between updates (notary-repo.c
+ * root_cache), but only until its certificate expires: an update against a
+ * root whose certificate expired since the last update must fail exactly
+ * as it does when nothing was cached. */
+static void
+test_root_cache_cert_expiry (Fixture *f, gconstpointer data)
+{
+  g_autoptr (FxKey) short_lived = fx_cert_key_new (GUN, f->now - FX_DAY, f->now + 10 * FX_DAY);
+
+  notary_repo_set_clock (f->repo, f->now);
+  publish_with_root_key (f, short_lived, TRUE);
+  g_autoptr (GBytes) root = NULL;
+  {
+    g_autoptr (GError) error = NULL;
+    NotaryStoredFile *sf = notary_repo_get_current (f->repo, GUN, "root", &error);
+    g_assert_no_error (error);
+    root = g_bytes_ref (sf->data);
+    notary_stored_file_free (sf);
+  }
+  /* v2 and v3 while the certificate is valid: the second hits the cache. */
+  for (gint64 v = 2; v <= 3; v++)
+    {
+      g_autoptr (GHashTable) up = fx_uploads_new ();
+      g_autoptr (GBytes) t = fx_make_targets (&f->keys, v);
+      g_autoptr (GBytes) s = fx_make_snapshot (&f->keys, v, root, t);
+      fx_uploads_add (up, "targets", t);
+      fx_uploads_add (up, "snapshot", s);
+      expect_update_ok (f, up);
+    }
+  /* One second past NotAfter: refused, storage untouched. */
+  notary_repo_set_clock (f->repo, f->now + 10 * FX_DAY + 1);
+  {
+    g_autoptr (GHashTable) up = fx_uploads_new ();
+    g_autoptr (GBytes) t = fx_make_targets (&f->keys, 4);
+    g_autoptr (GBytes) s = fx_make_snapshot (&f->keys, 4, root, t);
+    fx_uploads_add (up, "targets", t);
+    fx_uploads_add (up, "snapshot", s);
+    /* The stored root no longer loads: the same untyped error as without a cache. */
+    expect_update_error (f, up, NOTARY_TUF_ERROR, NOTARY_TUF_ERROR_INVALID,
+                         "could not validate the path to a trusted root: unable to retrieve valid leaf "
+                         "certificates");
+  }
+  notary_repo_set_clock (f->repo, 0);
+}
+
 static void
 test_root_expired (Fixture *f, gconstpointer data)
 {
@@ -1344,6 +1389,7 @@ main (int argc, char **argv)
   T ("root/rotation-old-threshold", test_root_rotation_old_threshold);
   T ("root/cert-cn", test_root_cert_cn);
   T ("root/cert-expired", test_root_cert_expired);
+  T ("root/cache-cert-expiry", test_root_cache_cert_expiry);
   T ("root/expired", test_root_expired);
   T ("targets/bad-signature", test_targets_bad_signature);
   T ("targets/expired", test_targets_expired);
