@@ -393,8 +393,11 @@ struct _NotaryKey
   GBytes *verify_key;
   unsigned int bits;        /* RSA modulus bits */
   gnutls_ecc_curve_t curve; /* ECDSA curve */
-  /* libcrypto's form of an ECDSA key, made on first verification and kept
-   * (set once with compare-and-swap: keys are shared between threads). */
+  /* ECDSA: the uncompressed public point, read while the key is parsed
+   * anyway, and libcrypto's form of the key, made from it on the first
+   * verification (set once with compare-and-swap: keys are shared between
+   * threads). */
+  GBytes *ec_point;
   NotaryEcdsaKey *ecdsa;
 };
 
@@ -433,10 +436,22 @@ inspect_pubkey (NotaryKey *key, gnutls_pubkey_t pub, GError **error)
           return FALSE;
         }
       gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
-      int ret = gnutls_pubkey_export_ecc_raw2 (pub, &curve, NULL, NULL, 0);
+      g_auto (gnutls_datum_t) x = { NULL, 0 };
+      g_auto (gnutls_datum_t) y = { NULL, 0 };
+      int ret = gnutls_pubkey_export_ecc_raw2 (pub, &curve, &x, &y, GNUTLS_EXPORT_FLAG_NO_LZ);
       if (ret < 0)
         return throw_gnutls (error, NOTARY_KEY_ERROR_INVALID, ret, "reading ECDSA curve");
       key->curve = curve;
+      gsize half = gnutls_ecc_curve_get_size (curve);
+      if (half > 0 && x.size <= half && y.size <= half)
+        {
+          /* Uncompressed point, coordinates left-padded to the field size. */
+          guint8 *point = g_malloc0 (1 + 2 * half);
+          point[0] = 0x04;
+          memcpy (point + 1 + half - x.size, x.data, x.size);
+          memcpy (point + 1 + 2 * half - y.size, y.data, y.size);
+          key->ec_point = g_bytes_new_take (point, 1 + 2 * half);
+        }
     }
   else
     {
@@ -664,6 +679,7 @@ notary_key_unref (NotaryKey *key)
   g_free (key->keytype);
   g_clear_pointer (&key->public_bytes, g_bytes_unref);
   g_clear_pointer (&key->verify_key, g_bytes_unref);
+  g_clear_pointer (&key->ec_point, g_bytes_unref);
   g_clear_pointer (&key->ecdsa, notary_ecdsa_key_free);
   g_free (key->id);
   g_free (key->canonical_id);
@@ -783,23 +799,11 @@ ecdsa_key_of (NotaryKey *key)
   if (have != NULL)
     return have;
   const char *name = openssl_curve_name (key->curve);
-  if (name == NULL)
+  if (name == NULL || key->ec_point == NULL)
     return NULL;
-  g_auto (gnutls_pubkey_t) pub = import_verify_key (key, NULL);
-  if (pub == NULL)
-    return NULL;
-  g_auto (gnutls_datum_t) x = { NULL, 0 };
-  g_auto (gnutls_datum_t) y = { NULL, 0 };
-  gsize half = gnutls_ecc_curve_get_size (key->curve);
-  if (gnutls_pubkey_export_ecc_raw2 (pub, NULL, &x, &y, GNUTLS_EXPORT_FLAG_NO_LZ) < 0 || x.size > half
-      || y.size > half)
-    return NULL;
-  /* Uncompressed point, coordinates left-padded to the field size. */
-  g_autofree guint8 *point = g_malloc0 (1 + 2 * half);
-  point[0] = 0x04;
-  memcpy (point + 1 + half - x.size, x.data, x.size);
-  memcpy (point + 1 + 2 * half - y.size, y.data, y.size);
-  NotaryEcdsaKey *made = notary_ecdsa_key_new (name, point, 1 + 2 * half);
+  gsize point_len = 0;
+  const guint8 *point = g_bytes_get_data (key->ec_point, &point_len);
+  NotaryEcdsaKey *made = notary_ecdsa_key_new (name, point, point_len);
   if (made == NULL)
     return NULL;
   if (!g_atomic_pointer_compare_and_exchange (&key->ecdsa, NULL, made))
