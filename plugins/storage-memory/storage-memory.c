@@ -19,43 +19,60 @@
 
 /* ---- data structures ---------------------------------------------------- */
 
+/* Kept small on purpose: a server holds one of these per stored file and a
+ * few per repository, and per-role hash tables once made up a sixth of a
+ * benchmark server's heap.  Roles are few per GUN and checksum lookups
+ * almost always ask for a recent version, so both are found by scanning
+ * (roles in order, files newest first). */
 typedef struct
 {
   gint64 version;
-  GBytes *data;
-  char *sha256;
   gint64 created_unix;
+  GBytes *data;
+  char sha256[65]; /* lower-case hex */
 } MemFile;
 
 static void
 mem_file_free (MemFile *f)
 {
   g_bytes_unref (f->data);
-  g_free (f->sha256);
   g_free (f);
 }
 
 typedef struct
 {
-  GPtrArray *files;   /* MemFile*, ascending version, owns */
-  GHashTable *by_sha; /* sha256 -> MemFile* (borrowed from files) */
+  char *name;
+  GPtrArray *files; /* MemFile*, ascending version, owns */
 } MemRole;
 
 static MemRole *
-mem_role_new (void)
+mem_role_new (const char *name)
 {
   MemRole *r = g_new0 (MemRole, 1);
+  r->name = g_strdup (name);
   r->files = g_ptr_array_new_with_free_func ((GDestroyNotify)mem_file_free);
-  r->by_sha = g_hash_table_new (g_str_hash, g_str_equal);
   return r;
 }
 
 static void
 mem_role_free (MemRole *r)
 {
-  g_hash_table_unref (r->by_sha);
   g_ptr_array_unref (r->files);
+  g_free (r->name);
   g_free (r);
+}
+
+/* \return (transfer none) the role of @roles (MemRole*) named @name, or NULL. */
+static MemRole *
+find_role (GPtrArray *roles, const char *name)
+{
+  for (guint i = 0; roles != NULL && i < roles->len; i++)
+    {
+      MemRole *r = roles->pdata[i];
+      if (g_str_equal (r->name, name))
+        return r;
+    }
+  return NULL;
 }
 
 static gint64
@@ -70,7 +87,7 @@ struct _NotaryStorage
 {
   const NotaryHost *host;
   GMutex lock;
-  GHashTable *guns;        /* char* gun -> GHashTable* (role -> MemRole*) */
+  GHashTable *guns;        /* char* gun -> GPtrArray* of MemRole* */
   GPtrArray *changes;      /* NotaryChange*; id N at index N-1 */
   GHashTable *gun_changes; /* char* gun -> GArray of guint indexes into changes */
 };
@@ -125,8 +142,7 @@ set_old_version (GError **error)
 static MemRole *
 lookup_role (NotaryStorage *self, const char *gun, const char *role)
 {
-  GHashTable *roles = g_hash_table_lookup (self->guns, gun);
-  return roles != NULL ? g_hash_table_lookup (roles, role) : NULL;
+  return find_role (g_hash_table_lookup (self->guns, gun), role);
 }
 
 /* Called with the lock held. */
@@ -171,7 +187,7 @@ memory_open (const NotaryHost *host, JsonObject *options, GError **error)
   NotaryStorage *self = g_new0 (NotaryStorage, 1);
   self->host = host;
   g_mutex_init (&self->lock);
-  self->guns = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
+  self->guns = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
   self->changes = g_ptr_array_new_with_free_func ((GDestroyNotify)notary_change_free);
   self->gun_changes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
   notary_host_logf (host, NOTARY_LOG_INFO, "using the in-memory storage backend: nothing is persisted");
@@ -190,6 +206,21 @@ memory_close (NotaryStorage *self)
   g_free (self);
 }
 
+static gboolean
+update_sha256 (const NotaryStorageUpdate *u, char out[65], GError **error)
+{
+  g_autofree char *hex = u->sha256 != NULL ? g_ascii_strdown (u->sha256, -1)
+                                           : g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, u->data);
+  if (strlen (hex) != 64)
+    {
+      g_set_error (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_FAILED,
+                   "invalid update: sha256 \"%s\" is not 64 hex digits", hex);
+      return FALSE;
+    }
+  memcpy (out, hex, 65);
+  return TRUE;
+}
+
 /* Validates the batch without the lock: everything here only depends on
  * the arguments. */
 static gboolean
@@ -202,6 +233,8 @@ check_batch (const NotaryStorageUpdate *updates, gsize n_updates, GError **error
       const NotaryStorageUpdate *u = &updates[i];
       char *key;
 
+      char sha[65];
+
       if (u->role == NULL || u->data == NULL || u->version < 1 || u->version > G_MAXINT32)
         {
           g_set_error (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_FAILED,
@@ -210,6 +243,8 @@ check_batch (const NotaryStorageUpdate *updates, gsize n_updates, GError **error
                        i, G_MAXINT32);
           return FALSE;
         }
+      if (u->sha256 != NULL && !update_sha256 (u, sha, error))
+        return FALSE;
       key = g_strdup_printf ("%s\n%" G_GINT64_FORMAT, u->role, u->version);
       if (!g_hash_table_add (seen, key))
         return set_old_version (error);
@@ -217,19 +252,13 @@ check_batch (const NotaryStorageUpdate *updates, gsize n_updates, GError **error
   return TRUE;
 }
 
-static char *
-update_sha256 (const NotaryStorageUpdate *u)
-{
-  if (u->sha256 != NULL)
-    return g_ascii_strdown (u->sha256, -1);
-  return g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, u->data);
-}
 
 static gboolean
 memory_update_many (NotaryStorage *self, const char *gun, const NotaryStorageUpdate *updates, gsize n_updates,
                     GError **error)
 {
-  GHashTable *roles;
+  GPtrArray *roles;
+  g_autofree MemFile **made = NULL;
   gint64 now = now_unix ();
 
   g_return_val_if_fail (self != NULL && gun != NULL, FALSE);
@@ -240,6 +269,17 @@ memory_update_many (NotaryStorage *self, const char *gun, const NotaryStorageUpd
   if (n_updates == 0)
     return TRUE;
 
+  /* Hash outside the lock. */
+  made = g_new0 (MemFile *, n_updates);
+  for (gsize i = 0; i < n_updates; i++)
+    {
+      made[i] = g_new0 (MemFile, 1);
+      made[i]->version = updates[i].version;
+      made[i]->data = g_bytes_ref (updates[i].data);
+      made[i]->created_unix = now;
+      update_sha256 (&updates[i], made[i]->sha256, NULL); /* checked by check_batch */
+    }
+
   g_mutex_lock (&self->lock);
 
   /* Check everything before changing anything: the batch is all-or-nothing. */
@@ -248,6 +288,8 @@ memory_update_many (NotaryStorage *self, const char *gun, const NotaryStorageUpd
       if (updates[i].version <= mem_role_max_version (lookup_role (self, gun, updates[i].role)))
         {
           g_mutex_unlock (&self->lock);
+          for (gsize j = 0; j < n_updates; j++)
+            mem_file_free (made[j]);
           return set_old_version (error);
         }
     }
@@ -255,33 +297,27 @@ memory_update_many (NotaryStorage *self, const char *gun, const NotaryStorageUpd
   roles = g_hash_table_lookup (self->guns, gun);
   if (roles == NULL)
     {
-      roles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)mem_role_free);
+      roles = g_ptr_array_new_with_free_func ((GDestroyNotify)mem_role_free);
       g_hash_table_insert (self->guns, g_strdup (gun), roles);
     }
 
   for (gsize i = 0; i < n_updates; i++)
     {
       const NotaryStorageUpdate *u = &updates[i];
-      MemRole *r = g_hash_table_lookup (roles, u->role);
-      MemFile *f = g_new0 (MemFile, 1);
+      MemRole *r = find_role (roles, u->role);
+      MemFile *f = made[i];
       gint64 prev_max;
 
       if (r == NULL)
         {
-          r = mem_role_new ();
-          g_hash_table_insert (roles, g_strdup (u->role), r);
+          r = mem_role_new (u->role);
+          g_ptr_array_add (roles, r);
         }
       prev_max = mem_role_max_version (r);
-      f->version = u->version;
-      f->data = g_bytes_ref (u->data);
-      f->sha256 = update_sha256 (u);
-      f->created_unix = now;
       g_ptr_array_add (r->files, f);
       /* One batch may carry several versions of a role in any order. */
       if (f->version < prev_max)
         g_ptr_array_sort (r->files, cmp_file_version);
-      if (!g_hash_table_contains (r->by_sha, f->sha256))
-        g_hash_table_insert (r->by_sha, f->sha256, f);
 
       if (g_strcmp0 (u->role, "timestamp") == 0)
         append_change (self, gun, u->version, f->sha256, "update", now);
@@ -324,8 +360,12 @@ memory_get_checksum (NotaryStorage *self, const char *gun, const char *role, con
   lower = g_ascii_strdown (sha256, -1);
   g_mutex_lock (&self->lock);
   r = lookup_role (self, gun, role);
-  if (r != NULL)
-    f = g_hash_table_lookup (r->by_sha, lower);
+  for (guint i = r != NULL ? r->files->len : 0; f == NULL && i > 0; i--)
+    {
+      MemFile *candidate = g_ptr_array_index (r->files, i - 1);
+      if (strcmp (candidate->sha256, lower) == 0)
+        f = candidate;
+    }
   if (f != NULL)
     out = stored_file_from (f);
   g_mutex_unlock (&self->lock);
