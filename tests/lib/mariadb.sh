@@ -28,6 +28,8 @@
 #
 # Failures print a reason (and the server's error log) on stderr and return
 # non-zero; waits are bounded (MARIADB_START_TIMEOUT seconds, default 60).
+# MARIADB_BUFFER_POOL_SIZE sets innodb_buffer_pool_size (default 32M, plenty
+# for tests; bench/run sizes it to hold its 100,000-repository tables).
 
 MARIADB_SH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MARIADB_SQL_DIR=${MARIADB_SQL_DIR:-$MARIADB_SH_DIR/../../data}
@@ -105,7 +107,7 @@ _mariadb_launch() {
     --skip-networking=0 \
     --skip-name-resolve \
     --skip-log-bin \
-    --innodb-buffer-pool-size=32M \
+    --innodb-buffer-pool-size="${MARIADB_BUFFER_POOL_SIZE:-32M}" \
     --innodb-log-file-size=16M \
     --innodb-flush-log-at-trx-commit=2 \
     --max-connections=200 \
