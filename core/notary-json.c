@@ -41,6 +41,7 @@ typedef struct
   const char *p;
   const char *end;
   guint depth;
+  guint64 members; /* object members in the text, all objects together */
 } Checker;
 
 static gboolean check_value (Checker *c, GError **error);
@@ -270,6 +271,7 @@ check_container (Checker *c, char close, GError **error)
             return check_fail (c, error, "expected object key string");
           if (!check_string (c, error))
             return FALSE;
+          c->members++;
           check_skip_ws (c);
           if (c->p >= c->end || *c->p != ':')
             return check_fail (c, error, "expected ':'");
@@ -322,9 +324,9 @@ check_value (Checker *c, GError **error)
 }
 
 static gboolean
-check_document (const char *data, gsize len, GError **error)
+check_document (const char *data, gsize len, guint64 *members, GError **error)
 {
-  Checker c = { data, data, data + len, 0 };
+  Checker c = { data, data, data + len, 0, 0 };
   const char *bad_utf8 = NULL;
 
   /* Also rejects NUL bytes and (by the grammar below) a leading BOM,
@@ -342,6 +344,7 @@ check_document (const char *data, gsize len, GError **error)
   check_skip_ws (&c);
   if (c.p != c.end)
     return check_fail (&c, error, "trailing data after JSON value");
+  *members = c.members;
   return TRUE;
 }
 
@@ -349,10 +352,43 @@ check_document (const char *data, gsize len, GError **error)
  * Parsing
  * ------------------------------------------------------------------------ */
 
-/* Duplicate detection: json-glib replaces a repeated member in place, so an
- * object has a duplicate exactly when more "object-member" signals fired for
- * it than it ends up holding.  The first time the count exceeds the size,
- * the member just parsed is the repeated one. */
+/* Duplicate detection.  json-glib replaces a repeated member in place, so
+ * the parsed tree holds fewer members than the text exactly when a key
+ * repeats: a repeat costs its object one member and drops the replaced
+ * value's own members, so the totals cannot balance out.  Counting both
+ * sides is cheap; only when they differ is the document parsed again with
+ * a signal handler on every member, to name the repeated key (handlers on
+ * every parse doubled its cost). */
+static guint64
+tree_members (JsonNode *node)
+{
+  guint64 n = 0;
+
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *o = json_node_get_object (node);
+        JsonObjectIter it;
+        JsonNode *member;
+        json_object_iter_init (&it, o);
+        while (json_object_iter_next (&it, NULL, &member))
+          n += 1 + tree_members (member);
+        break;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *a = json_node_get_array (node);
+        for (guint i = 0, len = json_array_get_length (a); i < len; i++)
+          n += tree_members (json_array_get_element (a, i));
+        break;
+      }
+    default:
+      break;
+    }
+  return n;
+}
+
 typedef struct
 {
   GHashTable *counts; /* JsonObject* → number of members seen so far */
@@ -380,43 +416,53 @@ on_object_end (JsonParser *parser, JsonObject *object, gpointer user_data)
   g_hash_table_remove (t->counts, object);
 }
 
+/* The slow path: which key repeats first. */
+static char *
+find_duplicate_key (const char *data, gsize n)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GHashTable) counts = g_hash_table_new (g_direct_hash, g_direct_equal);
+  DuplicateTracker tracker = { counts, NULL };
+
+  g_signal_connect (parser, "object-member", G_CALLBACK (on_object_member), &tracker);
+  g_signal_connect (parser, "object-end", G_CALLBACK (on_object_end), &tracker);
+  if (!json_parser_load_from_data (parser, data, (gssize) n, NULL))
+    g_clear_pointer (&tracker.duplicate, g_free);
+  return tracker.duplicate != NULL ? tracker.duplicate : g_strdup ("?");
+}
+
 JsonNode *
 notary_json_parse (const char *data, gssize len, GError **error)
 {
   g_autoptr (JsonParser) parser = NULL;
-  g_autoptr (GHashTable) counts = NULL;
   g_autoptr (GError) local_error = NULL;
-  DuplicateTracker tracker = { NULL, NULL };
+  g_autoptr (JsonNode) root = NULL;
+  guint64 members = 0;
   gsize n;
 
   g_return_val_if_fail (data != NULL || len == 0, NULL);
 
   n = len < 0 ? strlen (data) : (gsize) len;
-  if (!check_document (data, n, error))
+  if (!check_document (data, n, &members, error))
     return NULL;
 
-  counts = g_hash_table_new (g_direct_hash, g_direct_equal);
-  tracker.counts = counts;
   parser = json_parser_new ();
-  g_signal_connect (parser, "object-member", G_CALLBACK (on_object_member), &tracker);
-  g_signal_connect (parser, "object-end", G_CALLBACK (on_object_end), &tracker);
-
   if (!json_parser_load_from_data (parser, data, (gssize) n, &local_error))
     {
       /* Should not happen after the strict check; keep json-glib's text. */
-      g_free (tracker.duplicate);
       g_set_error (error, NOTARY_JSON_ERROR, NOTARY_JSON_ERROR_PARSE,
                    "invalid JSON: %s", local_error->message);
       return NULL;
     }
-  if (tracker.duplicate != NULL)
+  root = json_parser_steal_root (parser);
+  if (tree_members (root) != members)
     {
+      g_autofree char *key = find_duplicate_key (data, n);
       g_set_error (error, NOTARY_JSON_ERROR, NOTARY_JSON_ERROR_DUPLICATE_KEY,
-                   "invalid JSON: duplicate object key \"%s\"", tracker.duplicate);
-      g_free (tracker.duplicate);
+                   "invalid JSON: duplicate object key \"%s\"", key);
       return NULL;
     }
-  return json_parser_steal_root (parser);
+  return g_steal_pointer (&root);
 }
 
 /* ------------------------------------------------------------------------

@@ -414,11 +414,16 @@ test_parse_duplicates (void)
     "[[[{\"q\":{},\"q\":{}}]]]",
     "{\"a\":1,\"\\u0061\":2}", /* equal after unescaping */
     "{\"\":1,\"\":2}",
+    /* the replaced value had members of its own */
+    "{\"a\":{\"x\":1,\"y\":2},\"a\":{\"z\":3}}",
+    "{\"a\":{\"x\":{\"p\":1}},\"b\":2,\"a\":3}",
+    "[{\"k\":[{\"m\":1}],\"k\":[]},{\"n\":1}]",
   };
   static const char *const fine[] = {
     "[{\"a\":1},{\"a\":2}]",
     "{\"a\":{\"a\":{\"a\":1}}}",
     "{\"a\":1,\"A\":2,\"a \":3}",
+    "{\"a\":[],\"b\":{},\"c\":[{},{\"a\":[{\"a\":null}]}]}",
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (dups); i++)
