@@ -24,10 +24,11 @@ NotaryEcdsaKey *notary_ecdsa_key_new (const char *curve_name, const guint8 *poin
 void notary_ecdsa_key_free (NotaryEcdsaKey *key);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NotaryEcdsaKey, notary_ecdsa_key_free)
 
-/* Verifies a raw r ‖ s signature (each @half bytes) over SHA-256(@message),
- * the digest notary uses with ECDSA on every curve.  FALSE when it does
- * not verify (no error detail beyond that: callers word the message). */
-gboolean notary_ecdsa_key_verify (NotaryEcdsaKey *key, const guint8 *message, gsize message_len, const guint8 *sig,
-                                  gsize half);
+/* Verifies a raw r ‖ s signature (each @half bytes) over @digest, the
+ * SHA-256 of the signed bytes (notary's digest with ECDSA on every curve;
+ * the caller hashes, GnuTLS does it without libcrypto's per-call algorithm
+ * fetch).  FALSE when it does not verify (no error detail beyond that:
+ * callers word the message). */
+gboolean notary_ecdsa_key_verify (NotaryEcdsaKey *key, const guint8 digest[32], const guint8 *sig, gsize half);
 
 G_END_DECLS

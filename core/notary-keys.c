@@ -893,9 +893,11 @@ notary_key_verify (NotaryKey *key, const char *method, GBytes *message, GBytes *
         NotaryEcdsaKey *fast = ecdsa_key_of (key);
         if (fast != NULL)
           {
-            gsize msg_len = 0;
-            const guint8 *msg = g_bytes_get_data (message, &msg_len);
-            if (!notary_ecdsa_key_verify (fast, msg, msg_len, sig, half))
+            guint8 digest[32];
+            int hr = gnutls_hash_fast (GNUTLS_DIG_SHA256, msg_d.data, msg_d.size, digest);
+            if (hr < 0)
+              return throw_gnutls (error, NOTARY_KEY_ERROR_FAILED, hr, "hashing the signed data");
+            if (!notary_ecdsa_key_verify (fast, digest, sig, half))
               return bad_signature (error, "ecdsa signature does not verify");
             return TRUE;
           }
