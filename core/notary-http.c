@@ -403,11 +403,15 @@ handle_update (Request *req)
           notary_log (NOTARY_LOG_INFO, "upload names an invalid role", "gun", req->gun, "role", role, NULL);
           return respond_error (req, NOTARY_HTTP_INVALID_ROLE, detail);
         }
-      /* Parse a copy of exactly the part: libsoup's parts are slices of
-       * the whole request body, and the stored file must not keep the
-       * body (other parts, boundaries, slack) alive for as long as it is
-       * stored. */
-      g_autoptr (GBytes) part = g_bytes_new (g_bytes_get_data (pb, NULL), g_bytes_get_size (pb));
+      /* libsoup's parts are slices of the whole request body, and a
+       * stored file must not keep the body (other parts, boundaries,
+       * slack) alive for as long as it is stored: small parts are copied.
+       * A part that is nearly all of the body (a big targets file) is
+       * kept as it is: copying it would only double the peak. */
+      gsize part_len = g_bytes_get_size (pb);
+      g_autoptr (GBytes) part = part_len >= g_bytes_get_size (body_bytes) / 10 * 9
+                                    ? g_bytes_ref (pb)
+                                    : g_bytes_new (g_bytes_get_data (pb, NULL), part_len);
       s = notary_signed_parse (part, &perr);
       if (s == NULL)
         {

@@ -605,13 +605,19 @@ notary_json_write_canonical (GString *out, JsonNode *node, GError **error)
 }
 
 GBytes *
-notary_json_canonicalize (JsonNode *node, GError **error)
+notary_json_canonicalize_sized (JsonNode *node, gsize size_hint, GError **error)
 {
-  g_autoptr (GString) out = g_string_new (NULL);
+  g_autoptr (GString) out = g_string_sized_new (size_hint);
 
   if (!notary_json_write_canonical (out, node, error))
     return NULL;
   return g_string_free_to_bytes (g_steal_pointer (&out));
+}
+
+GBytes *
+notary_json_canonicalize (JsonNode *node, GError **error)
+{
+  return notary_json_canonicalize_sized (node, 0, error);
 }
 
 /* ------------------------------------------------------------------------

@@ -33,6 +33,10 @@ gboolean notary_json_write_canonical (GString *out, JsonNode *node, GError **err
 
 /* Canonical bytes of @node.  \return (transfer full). */
 GBytes *notary_json_canonicalize (JsonNode *node, GError **error);
+/* The same, with the output buffer sized for @size_hint bytes up front:
+ * canonicalising a multi-megabyte document into a doubling buffer briefly
+ * held three times its size. */
+GBytes *notary_json_canonicalize_sized (JsonNode *node, gsize size_hint, GError **error);
 
 /* Append @s as a canonical JSON string (quotes included). */
 void notary_json_write_canonical_string (GString *out, const char *s);

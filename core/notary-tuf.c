@@ -258,7 +258,9 @@ notary_signed_parse (GBytes *raw, GError **error)
   if (expires == NULL || !notary_time_parse_rfc3339 (expires, &s->expires, NULL))
     return malformed (error, "signed.expires is not an RFC 3339 time"), NULL;
 
-  s->canonical_signed = notary_json_canonicalize (signed_node, &local_error);
+  /* The signed part is most of the document; canonical form only drops
+   * whitespace, so the raw size bounds it (a hint, not a limit). */
+  s->canonical_signed = notary_json_canonicalize_sized (signed_node, g_bytes_get_size (raw), &local_error);
   if (s->canonical_signed == NULL)
     return malformed (error, "signed cannot be canonicalised: %s", local_error->message), NULL;
 
