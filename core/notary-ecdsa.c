@@ -66,6 +66,12 @@ notary_ecdsa_key_new (const char *curve_name, const guint8 *point, gsize point_l
   EVP_PKEY *template = curve_template (curve_name);
   if (template == NULL)
     return NULL;
+  /* Only the uncompressed form, of exactly the curve's size: libcrypto
+   * would also take "00", the point at infinity, with which any signature
+   * of a suitable shape verifies. */
+  gsize field = (gsize)(EVP_PKEY_get_bits (template) + 7) / 8;
+  if (point_len != 1 + 2 * field || point[0] != 0x04)
+    return NULL;
   /* Setting the point checks that it lies on the curve. */
   EVP_PKEY *pkey = EVP_PKEY_new ();
   if (pkey == NULL || EVP_PKEY_copy_parameters (pkey, template) != 1
