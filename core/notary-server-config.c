@@ -378,11 +378,7 @@ load_ours (NotaryServerConfig *sc, GError **error)
 
   sc->plugin_dir = notary_config_dup_path (c, "plugin_dir");
 
-  /* Two per CPU: a worker blocks while its storage query is in flight
-   * (MySQL: one round trip per GET), and with one per CPU those waits
-   * left the CPUs idle (MySQL GETs 5.5k -> 6.6k req/s on 2 CPUs; memory
-   * storage unchanged).  Raise it for a database farther away. */
-  sc->workers = MIN (2 * g_get_num_processors (), MAX_WORKERS);
+  sc->workers = g_get_num_processors ();
   if (!is_empty (workers))
     {
       guint64 n;

@@ -414,7 +414,7 @@ test_server_valid (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (sc->gun_prefixes[0], ==, "docker.io/");
   g_assert_cmpstr (sc->gun_prefixes[1], ==, "quay.io/a/");
   g_assert_null (sc->plugin_dir);
-  g_assert_cmpuint (sc->workers, ==, MIN (2 * g_get_num_processors (), 1024));
+  g_assert_cmpuint (sc->workers, ==, g_get_num_processors ());
   g_assert_cmpint (sc->max_body_bytes, ==, 100 * 1024 * 1024);
 }
 
