@@ -221,19 +221,28 @@ update_sha256 (const NotaryStorageUpdate *u, char out[65], GError **error)
   return TRUE;
 }
 
-/* Validates the batch without the lock: everything here only depends on
- * the arguments. */
-static gboolean
-check_batch (const NotaryStorageUpdate *updates, gsize n_updates, GError **error)
+static void
+free_files (MemFile **files, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    if (files[i] != NULL)
+      mem_file_free (files[i]);
+  g_free (files);
+}
+
+/* Validates the batch and makes its files, hashed, without the lock:
+ * everything here only depends on the arguments.  \return (transfer full)
+ * @n_updates files, or NULL + error. */
+static MemFile **
+prepare_batch (const NotaryStorageUpdate *updates, gsize n_updates, gint64 now, GError **error)
 {
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  MemFile **made = g_new0 (MemFile *, MAX (n_updates, 1));
 
   for (gsize i = 0; i < n_updates; i++)
     {
       const NotaryStorageUpdate *u = &updates[i];
-      char *key;
-
-      char sha[65];
+      MemFile *f;
 
       if (u->role == NULL || u->data == NULL || u->version < 1 || u->version > G_MAXINT32)
         {
@@ -241,44 +250,46 @@ check_batch (const NotaryStorageUpdate *updates, gsize n_updates, GError **error
                        "invalid update %" G_GSIZE_FORMAT ": needs a role, data and a version "
                        "in 1..%d",
                        i, G_MAXINT32);
-          return FALSE;
+          goto fail;
         }
-      if (u->sha256 != NULL && !update_sha256 (u, sha, error))
-        return FALSE;
-      key = g_strdup_printf ("%s\n%" G_GINT64_FORMAT, u->role, u->version);
-      if (!g_hash_table_add (seen, key))
-        return set_old_version (error);
+      f = g_new0 (MemFile, 1);
+      if (!update_sha256 (u, f->sha256, error))
+        {
+          g_free (f);
+          goto fail;
+        }
+      f->version = u->version;
+      f->data = g_bytes_ref (u->data);
+      f->created_unix = now;
+      made[i] = f;
+      if (!g_hash_table_add (seen, g_strdup_printf ("%s\n%" G_GINT64_FORMAT, u->role, u->version)))
+        {
+          set_old_version (error);
+          goto fail;
+        }
     }
-  return TRUE;
-}
+  return made;
 
+fail:
+  free_files (made, n_updates);
+  return NULL;
+}
 
 static gboolean
 memory_update_many (NotaryStorage *self, const char *gun, const NotaryStorageUpdate *updates, gsize n_updates,
                     GError **error)
 {
   GPtrArray *roles;
-  g_autofree MemFile **made = NULL;
-  gint64 now = now_unix ();
+  MemFile **made;
 
   g_return_val_if_fail (self != NULL && gun != NULL, FALSE);
   g_return_val_if_fail (n_updates == 0 || updates != NULL, FALSE);
 
-  if (!check_batch (updates, n_updates, error))
-    return FALSE;
   if (n_updates == 0)
     return TRUE;
-
-  /* Hash outside the lock. */
-  made = g_new0 (MemFile *, n_updates);
-  for (gsize i = 0; i < n_updates; i++)
-    {
-      made[i] = g_new0 (MemFile, 1);
-      made[i]->version = updates[i].version;
-      made[i]->data = g_bytes_ref (updates[i].data);
-      made[i]->created_unix = now;
-      update_sha256 (&updates[i], made[i]->sha256, NULL); /* checked by check_batch */
-    }
+  made = prepare_batch (updates, n_updates, now_unix (), error);
+  if (made == NULL)
+    return FALSE;
 
   g_mutex_lock (&self->lock);
 
@@ -288,8 +299,7 @@ memory_update_many (NotaryStorage *self, const char *gun, const NotaryStorageUpd
       if (updates[i].version <= mem_role_max_version (lookup_role (self, gun, updates[i].role)))
         {
           g_mutex_unlock (&self->lock);
-          for (gsize j = 0; j < n_updates; j++)
-            mem_file_free (made[j]);
+          free_files (made, n_updates);
           return set_old_version (error);
         }
     }
@@ -320,10 +330,11 @@ memory_update_many (NotaryStorage *self, const char *gun, const NotaryStorageUpd
         g_ptr_array_sort (r->files, cmp_file_version);
 
       if (g_strcmp0 (u->role, "timestamp") == 0)
-        append_change (self, gun, u->version, f->sha256, "update", now);
+        append_change (self, gun, u->version, f->sha256, "update", f->created_unix);
     }
 
   g_mutex_unlock (&self->lock);
+  g_free (made); /* the files now belong to their roles */
   return TRUE;
 }
 
