@@ -431,22 +431,14 @@ find_duplicate_key (const char *data, gsize n)
   return tracker.duplicate != NULL ? tracker.duplicate : g_strdup ("?");
 }
 
-JsonNode *
-notary_json_parse (const char *data, gssize len, GError **error)
+/* json-glib's parse of a text that passed check_document (which counted
+ * its @members); @parser may be reused across calls. */
+static JsonNode *
+parse_checked (JsonParser *parser, const char *data, gsize n, guint64 members, GError **error)
 {
-  g_autoptr (JsonParser) parser = NULL;
   g_autoptr (GError) local_error = NULL;
   g_autoptr (JsonNode) root = NULL;
-  guint64 members = 0;
-  gsize n;
 
-  g_return_val_if_fail (data != NULL || len == 0, NULL);
-
-  n = len < 0 ? strlen (data) : (gsize) len;
-  if (!check_document (data, n, &members, error))
-    return NULL;
-
-  parser = json_parser_new ();
   if (!json_parser_load_from_data (parser, data, (gssize) n, &local_error))
     {
       /* Should not happen after the strict check; keep json-glib's text. */
@@ -463,6 +455,22 @@ notary_json_parse (const char *data, gssize len, GError **error)
       return NULL;
     }
   return g_steal_pointer (&root);
+}
+
+JsonNode *
+notary_json_parse (const char *data, gssize len, GError **error)
+{
+  g_autoptr (JsonParser) parser = NULL;
+  guint64 members = 0;
+  gsize n;
+
+  g_return_val_if_fail (data != NULL || len == 0, NULL);
+
+  n = len < 0 ? strlen (data) : (gsize) len;
+  if (!check_document (data, n, &members, error))
+    return NULL;
+  parser = json_parser_new ();
+  return parse_checked (parser, data, n, members, error);
 }
 
 /* ------------------------------------------------------------------------
@@ -519,8 +527,10 @@ compare_keys (gconstpointer a, gconstpointer b)
   return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
+/* Writes @obj; when @splice_key is not NULL, that member's value is written
+ * as the ready canonical text @splice instead of from the tree. */
 static gboolean
-write_canonical_object (GString *out, JsonObject *obj, GError **error)
+write_object_spliced (GString *out, JsonObject *obj, const char *splice_key, GBytes *splice, GError **error)
 {
   g_autoptr (GList) members = json_object_get_members (obj);
   guint n = g_list_length (members);
@@ -538,11 +548,23 @@ write_canonical_object (GString *out, JsonObject *obj, GError **error)
         g_string_append_c (out, ',');
       notary_json_write_canonical_string (out, keys[i]);
       g_string_append_c (out, ':');
-      if (!notary_json_write_canonical (out, json_object_get_member (obj, keys[i]), error))
+      if (splice_key != NULL && strcmp (keys[i], splice_key) == 0)
+        {
+          gsize len;
+          const char *text = g_bytes_get_data (splice, &len);
+          g_string_append_len (out, text, (gssize) len);
+        }
+      else if (!notary_json_write_canonical (out, json_object_get_member (obj, keys[i]), error))
         return FALSE;
     }
   g_string_append_c (out, '}');
   return TRUE;
+}
+
+static gboolean
+write_canonical_object (GString *out, JsonObject *obj, GError **error)
+{
+  return write_object_spliced (out, obj, NULL, NULL, error);
 }
 
 gboolean
@@ -618,6 +640,243 @@ GBytes *
 notary_json_canonicalize (JsonNode *node, GError **error)
 {
   return notary_json_canonicalize_sized (node, 0, error);
+}
+
+GBytes *
+notary_json_canonicalize_spliced (JsonNode *node, gsize size_hint, const char *key, GBytes *value_canonical,
+                                  GError **error)
+{
+  g_autoptr (GString) out = NULL;
+
+  g_return_val_if_fail (node != NULL && JSON_NODE_HOLDS_OBJECT (node), NULL);
+  if (key == NULL || value_canonical == NULL)
+    return notary_json_canonicalize_sized (node, size_hint, error);
+  out = g_string_sized_new (size_hint);
+  if (!write_object_spliced (out, json_node_get_object (node), key, value_canonical, error))
+    return NULL;
+  return g_string_free_to_bytes (g_steal_pointer (&out));
+}
+
+/* ------------------------------------------------------------------------
+ * Parsing with one big object kept out of the tree
+ *
+ * json-glib spends about 1 KB on every small object (a hash table, a
+ * member list, a node per value).  A targets file with 100,000 entries is
+ * 9 MB of text and would be a 100 MB tree, while its entries are only
+ * ever checked and canonicalised, one at a time.  So that one object is
+ * walked in the text: each member's value is parsed alone (strictly, as
+ * any document), canonicalised and dropped; the members are sorted by
+ * their keys' bytes as write_canonical_object sorts them.
+ * ------------------------------------------------------------------------ */
+
+typedef struct
+{
+  const char *key; /* decoded key: into the text, or key_owned */
+  gsize key_len;
+  char *key_owned; /* set when the raw key had escapes */
+  const char *value;
+  gsize value_len;
+} MemberSpan;
+
+static void
+member_span_clear (MemberSpan *m)
+{
+  g_free (m->key_owned);
+}
+
+/* Steps over the object at c->p (its '{'), adding each member's spans to
+ * @out.  The text has passed check_document, so the checker's steps do
+ * not fail; they are still checked. */
+static gboolean
+walk_object (Checker *c, GArray *out, GError **error)
+{
+  c->p++;
+  check_skip_ws (c);
+  if (c->p < c->end && *c->p == '}')
+    {
+      c->p++;
+      return TRUE;
+    }
+  for (;;)
+    {
+      MemberSpan m = { 0 };
+      const char *raw_key = c->p;
+
+      if (c->p >= c->end || *c->p != '"')
+        return check_fail (c, error, "expected object key string");
+      if (!check_string (c, error))
+        return FALSE;
+      m.key = raw_key + 1;
+      m.key_len = (gsize) (c->p - raw_key) - 2;
+      if (memchr (m.key, '\\', m.key_len) != NULL)
+        {
+          /* Rare: let json-glib decode the escapes, as it would have. */
+          g_autoptr (JsonNode) k = notary_json_parse (raw_key, c->p - raw_key, error);
+          if (k == NULL)
+            return FALSE;
+          m.key_owned = g_strdup (json_node_get_string (k));
+          m.key = m.key_owned;
+          m.key_len = strlen (m.key_owned);
+        }
+      check_skip_ws (c);
+      if (c->p >= c->end || *c->p != ':')
+        {
+          g_free (m.key_owned);
+          return check_fail (c, error, "expected ':'");
+        }
+      c->p++;
+      check_skip_ws (c);
+      m.value = c->p;
+      if (!check_value (c, error))
+        {
+          g_free (m.key_owned);
+          return FALSE;
+        }
+      m.value_len = (gsize) (c->p - m.value);
+      g_array_append_val (out, m);
+      check_skip_ws (c);
+      if (c->p < c->end && *c->p == ',')
+        {
+          c->p++;
+          check_skip_ws (c);
+          continue;
+        }
+      if (c->p < c->end && *c->p == '}')
+        {
+          c->p++;
+          return TRUE;
+        }
+      return check_fail (c, error, "expected ',' or '}'");
+    }
+}
+
+static int
+compare_spans (gconstpointer a, gconstpointer b)
+{
+  const MemberSpan *x = a, *y = b;
+  int d = memcmp (x->key, y->key, MIN (x->key_len, y->key_len));
+
+  /* memcmp is unsigned, like strcmp: the same order as compare_keys (keys
+   * hold no NUL, check_string refuses \u0000). */
+  if (d != 0)
+    return d;
+  return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
+}
+
+/* The member @key (unescaped in the text) of the object at @data, or
+ * NULL. */
+static const MemberSpan *
+find_member (GArray *members, const char *key)
+{
+  gsize len = strlen (key);
+
+  for (guint i = 0; i < members->len; i++)
+    {
+      const MemberSpan *m = &g_array_index (members, MemberSpan, i);
+      if (m->key_owned == NULL && m->key_len == len && memcmp (m->key, key, len) == 0)
+        return m;
+    }
+  return NULL;
+}
+
+/* Canonical text of the object spanning @data/@n (already checked). */
+static GBytes *
+canonicalize_object_text (const char *data, gsize n, GError **error)
+{
+  Checker c = { data, data, data + n, 0, 0 };
+  g_autoptr (GArray) members = g_array_new (FALSE, FALSE, sizeof (MemberSpan));
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GString) out = g_string_sized_new (n);
+
+  g_array_set_clear_func (members, (GDestroyNotify) member_span_clear);
+  if (!walk_object (&c, members, error))
+    return NULL;
+  g_array_sort (members, compare_spans);
+
+  g_string_append_c (out, '{');
+  for (guint i = 0; i < members->len; i++)
+    {
+      const MemberSpan *m = &g_array_index (members, MemberSpan, i);
+      g_autoptr (JsonNode) value = NULL;
+      g_autofree char *key = g_strndup (m->key, m->key_len);
+      guint64 value_members = 0;
+
+      if (i > 0 && compare_spans (m - 1, m) == 0)
+        {
+          g_set_error (error, NOTARY_JSON_ERROR, NOTARY_JSON_ERROR_DUPLICATE_KEY,
+                       "invalid JSON: duplicate object key \"%s\"", key);
+          return NULL;
+        }
+      if (!check_document (m->value, m->value_len, &value_members, error))
+        return NULL;
+      value = parse_checked (parser, m->value, m->value_len, value_members, error);
+      if (value == NULL)
+        return NULL;
+      if (i > 0)
+        g_string_append_c (out, ',');
+      notary_json_write_canonical_string (out, key);
+      g_string_append_c (out, ':');
+      if (!notary_json_write_canonical (out, value, error))
+        return NULL;
+    }
+  g_string_append_c (out, '}');
+  return g_string_free_to_bytes (g_steal_pointer (&out));
+}
+
+JsonNode *
+notary_json_parse_split (const char *data, gssize len, const char *outer, const char *inner,
+                         GBytes **inner_canonical, GError **error)
+{
+  Checker c;
+  g_autoptr (GArray) top = g_array_new (FALSE, FALSE, sizeof (MemberSpan));
+  g_autoptr (GArray) mid = g_array_new (FALSE, FALSE, sizeof (MemberSpan));
+  const MemberSpan *o, *m;
+  g_autoptr (GBytes) canonical = NULL;
+  g_autoptr (GString) rest = NULL;
+  guint64 members = 0;
+  gsize n;
+
+  g_return_val_if_fail (data != NULL || len == 0, NULL);
+  g_return_val_if_fail (inner_canonical != NULL && *inner_canonical == NULL, NULL);
+
+  n = len < 0 ? strlen (data) : (gsize) len;
+  if (!check_document (data, n, &members, error))
+    return NULL;
+  g_array_set_clear_func (top, (GDestroyNotify) member_span_clear);
+  g_array_set_clear_func (mid, (GDestroyNotify) member_span_clear);
+
+  /* Find the two levels in the text; anything unexpected (not objects,
+   * escaped keys) is simply parsed whole. */
+  c = (Checker){ data, data, data + n, 0, 0 };
+  check_skip_ws (&c);
+  if (c.p >= c.end || *c.p != '{' || !walk_object (&c, top, NULL)
+      || (o = find_member (top, outer)) == NULL || o->value[0] != '{')
+    goto whole;
+  c = (Checker){ data, o->value, o->value + o->value_len, 0, 0 };
+  if (!walk_object (&c, mid, NULL) || (m = find_member (mid, inner)) == NULL || m->value[0] != '{')
+    goto whole;
+
+  canonical = canonicalize_object_text (m->value, m->value_len, error);
+  if (canonical == NULL)
+    return NULL;
+  /* The rest of the document, with "{}" in place of the object. */
+  rest = g_string_sized_new (n - m->value_len + 2);
+  g_string_append_len (rest, data, m->value - data);
+  g_string_append (rest, "{}");
+  g_string_append_len (rest, m->value + m->value_len, (gssize) (data + n - (m->value + m->value_len)));
+  {
+    g_autoptr (JsonNode) root = notary_json_parse (rest->str, (gssize) rest->len, error);
+    if (root == NULL)
+      return NULL;
+    *inner_canonical = g_steal_pointer (&canonical);
+    return g_steal_pointer (&root);
+  }
+
+whole:
+  {
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    return parse_checked (parser, data, n, members, error);
+  }
 }
 
 /* ------------------------------------------------------------------------

@@ -38,6 +38,25 @@ GBytes *notary_json_canonicalize (JsonNode *node, GError **error);
  * held three times its size. */
 GBytes *notary_json_canonicalize_sized (JsonNode *node, gsize size_hint, GError **error);
 
+/* notary_json_parse, for documents with one big object: the object at
+ * @outer.@inner (e.g. "signed"."targets"), when both are objects named
+ * without escapes, is not built into the tree.  It is left as an empty
+ * object there, and its canonical encoding is returned in
+ * @inner_canonical (which stays NULL when the document has no such
+ * object; the tree is then complete).  The whole text is held to every
+ * rule of notary_json_parse, duplicate keys inside the object included.
+ * Why: json-glib spends ~1 KB per small object, so a targets map of
+ * 100,000 entries would be a 100 MB tree.  \return (transfer full). */
+JsonNode *notary_json_parse_split (const char *data, gssize len, const char *outer, const char *inner,
+                                   GBytes **inner_canonical, GError **error);
+
+/* Canonical bytes of the object @node with the value of its member @key
+ * written as @value_canonical (from notary_json_parse_split).  With @key
+ * or @value_canonical NULL, notary_json_canonicalize_sized.
+ * \return (transfer full). */
+GBytes *notary_json_canonicalize_spliced (JsonNode *node, gsize size_hint, const char *key,
+                                          GBytes *value_canonical, GError **error);
+
 /* Append @s as a canonical JSON string (quotes included). */
 void notary_json_write_canonical_string (GString *out, const char *s);
 

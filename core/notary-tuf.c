@@ -209,12 +209,15 @@ notary_signed_parse (GBytes *raw, GError **error)
   gsize len;
   const char *data = g_bytes_get_data (raw, &len);
   GList *members;
+  g_autoptr (GBytes) targets_canonical = NULL;
 
   s->ref_count = 1;
   s->raw = g_bytes_ref (raw);
   s->signatures = g_ptr_array_new_with_free_func ((GDestroyNotify) notary_signature_free);
 
-  s->tree = notary_json_parse (data, len, &local_error);
+  /* A targets map is canonicalised from the text, not held as a tree
+   * (nothing reads its entries): see notary_json_parse_split. */
+  s->tree = notary_json_parse_split (data, len, "signed", "targets", &targets_canonical, &local_error);
   if (s->tree == NULL)
     return malformed (error, "%s", local_error->message), NULL;
   if (!JSON_NODE_HOLDS_OBJECT (s->tree))
@@ -260,7 +263,8 @@ notary_signed_parse (GBytes *raw, GError **error)
 
   /* The signed part is most of the document; canonical form only drops
    * whitespace, so the raw size bounds it (a hint, not a limit). */
-  s->canonical_signed = notary_json_canonicalize_sized (signed_node, g_bytes_get_size (raw), &local_error);
+  s->canonical_signed = notary_json_canonicalize_spliced (signed_node, g_bytes_get_size (raw), "targets",
+                                                          targets_canonical, &local_error);
   if (s->canonical_signed == NULL)
     return malformed (error, "signed cannot be canonicalised: %s", local_error->message), NULL;
 

@@ -76,7 +76,7 @@ typedef struct
 {
   gint ref_count;
   GBytes *raw;              /* exact bytes as stored/uploaded */
-  JsonNode *tree;           /* parsed envelope */
+  JsonNode *tree;           /* parsed envelope; a signed.targets map is {} here (notary_json_parse_split) */
   JsonObject *signed_obj;   /* (transfer none) the "signed" member */
   GBytes *canonical_signed; /* canonical bytes of "signed" */
   GPtrArray *signatures;    /* NotarySignature* */

@@ -741,6 +741,175 @@ test_time_http (void)
     }
 }
 
+/* ------------------------------------------------------------------------
+ * Split parsing (one big object canonicalised from the text)
+ * ------------------------------------------------------------------------ */
+
+/* Canonical text of @json's "signed" through notary_json_parse_split, with
+ * @split set to whether signed.targets was kept out of the tree. */
+static char *
+canon_split (const char *json, gboolean *split, GError **error)
+{
+  g_autoptr (GBytes) targets = NULL;
+  g_autoptr (JsonNode) root = notary_json_parse_split (json, -1, "signed", "targets", &targets, error);
+  g_autoptr (GBytes) bytes = NULL;
+  JsonNode *signed_node;
+
+  if (root == NULL)
+    return NULL;
+  *split = targets != NULL;
+  signed_node = json_object_get_member (json_node_get_object (root), "signed");
+  if (*split)
+    {
+      /* the tree holds an empty object in its place */
+      JsonNode *t = json_object_get_member (json_node_get_object (signed_node), "targets");
+      g_assert_true (JSON_NODE_HOLDS_OBJECT (t));
+      g_assert_cmpuint (json_object_get_size (json_node_get_object (t)), ==, 0);
+    }
+  bytes = notary_json_canonicalize_spliced (signed_node, 0, "targets", targets, error);
+  if (bytes == NULL)
+    return NULL;
+  return g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+}
+
+/* The canonical "signed" of @json via the whole tree. */
+static char *
+canon_signed_whole (const char *json)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) root = notary_json_parse (json, -1, &error);
+  g_autoptr (GBytes) bytes = NULL;
+
+  g_assert_no_error (error);
+  bytes = notary_json_canonicalize (json_object_get_member (json_node_get_object (root), "signed"), &error);
+  g_assert_no_error (error);
+  return g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+}
+
+static void
+test_split_same_canonical (void)
+{
+  static const struct
+  {
+    const char *json;
+    gboolean split;
+  } cases[] = {
+    { "{\"signed\":{\"targets\":{}}}", TRUE },
+    { "{\"signatures\":[],\"signed\":{\"_type\":\"Targets\",\"targets\":{\"b\":{\"length\":2},\"a\":{\"length\":1}},"
+      "\"version\":3}}", TRUE },
+    /* whitespace everywhere, nested custom data, arrays, literals */
+    { " { \"signed\" : { \"version\" : 1 , \"targets\" : { \"z\" : { \"custom\" : { \"y\" : [ 1 , true , null , "
+      "{ \"b\" : \"x\" , \"a\" : -0 } ] , \"a\" : false } , \"hashes\" : { \"sha512\" : \"q\" , \"sha256\" : \"p\" } "
+      ", \"length\" : 1e2 } , \"m\" : 5 , \"a\" : \"s\" } } , \"signatures\" : [ ] } ", TRUE },
+    /* keys sorted by their decoded bytes: escapes, non-ASCII, prefixes */
+    { "{\"signed\":{\"targets\":{\"\\u00e9\":1,\"e\":2,\"\\u0066\":3,\"ab\":4,\"a\":5,\"\\\"q\":6,\"\xc3\xa0\":7,"
+      "\"a\\\\b\":8,\"\":9}}}", TRUE },
+    /* strings needing canonical escapes inside entries */
+    { "{\"signed\":{\"targets\":{\"p\\/q\":{\"custom\":\"tab\\there \\\"quoted\\\" \\\\ \\u2028\"}}}}", TRUE },
+    /* not split: not an object, or the keys are escaped, or absent */
+    { "{\"signed\":{\"targets\":null}}", FALSE },
+    { "{\"signed\":{\"targets\":[{\"a\":1}]}}", FALSE },
+    { "{\"signed\":{\"t\\u0061rgets\":{\"b\":1,\"a\":2}}}", FALSE },
+    { "{\"sig\\u006eed\":{\"targets\":{\"b\":1,\"a\":2}}}", FALSE },
+    { "{\"signed\":{\"meta\":{\"b\":1,\"a\":2}}}", FALSE },
+    { "{\"signed\":{\"delegations\":{\"targets\":{\"b\":1}},\"targets\":{\"d\":{},\"c\":[]}}}", TRUE },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *whole = canon_signed_whole (cases[i].json);
+      gboolean split = !cases[i].split;
+      g_autofree char *via_split = canon_split (cases[i].json, &split, &error);
+
+      g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, cases[i].json);
+      g_assert_no_error (error);
+      g_assert_cmpstr (via_split, ==, whole);
+      g_assert_cmpint (split, ==, cases[i].split);
+    }
+}
+
+/* Everything notary_json_parse refuses, the split parse refuses the same
+ * way, wherever in the document it is. */
+static void
+test_split_same_errors (void)
+{
+  static const struct
+  {
+    const char *json;
+    gint code; /* NotaryJsonError */
+  } cases[] = {
+    { "{\"signed\":{\"targets\":{\"a\":1,\"a\":2}}}", NOTARY_JSON_ERROR_DUPLICATE_KEY },
+    { "{\"signed\":{\"targets\":{\"a\":1,\"\\u0061\":2}}}", NOTARY_JSON_ERROR_DUPLICATE_KEY },
+    { "{\"signed\":{\"targets\":{\"a\":{\"h\":1,\"h\":2}}}}", NOTARY_JSON_ERROR_DUPLICATE_KEY },
+    { "{\"signed\":{\"targets\":{},\"targets\":{\"a\":1}}}", NOTARY_JSON_ERROR_DUPLICATE_KEY },
+    { "{\"signed\":{\"targets\":{\"a\":1}},\"signed\":{}}", NOTARY_JSON_ERROR_DUPLICATE_KEY },
+    { "{\"signed\":{\"targets\":{\"a\":1,}}}", NOTARY_JSON_ERROR_PARSE },
+    { "{\"signed\":{\"targets\":{\"a\":01}}}", NOTARY_JSON_ERROR_PARSE },
+    { "{\"signed\":{\"targets\":{\"a\":\"\\u0000\"}}}", NOTARY_JSON_ERROR_PARSE },
+    { "{\"signed\":{\"targets\":{\"a\":\"\xff\"}}}", NOTARY_JSON_ERROR_PARSE },
+    { "{\"signed\":{\"targets\":{\"a\":1}}} x", NOTARY_JSON_ERROR_PARSE },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GError) whole_error = NULL;
+      g_autoptr (GBytes) targets = NULL;
+      g_autoptr (JsonNode) whole = notary_json_parse (cases[i].json, -1, &whole_error);
+      g_autoptr (JsonNode) root
+          = notary_json_parse_split (cases[i].json, -1, "signed", "targets", &targets, &error);
+
+      g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, cases[i].json);
+      g_assert_error (whole_error, NOTARY_JSON_ERROR, cases[i].code);
+      g_assert_error (error, NOTARY_JSON_ERROR, cases[i].code);
+      g_assert_null (root);
+      g_assert_null (targets);
+    }
+
+  /* A value that cannot be canonicalised fails at the split parse. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GBytes) targets = NULL;
+    g_autoptr (JsonNode) root = notary_json_parse_split ("{\"signed\":{\"targets\":{\"a\":{\"length\":1.5}}}}", -1,
+                                                         "signed", "targets", &targets, &error);
+    g_assert_error (error, NOTARY_JSON_ERROR, NOTARY_JSON_ERROR_NOT_CANONICAL);
+    g_assert_null (root);
+  }
+  /* The repeated key is named. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GBytes) targets = NULL;
+    g_autoptr (JsonNode) root = notary_json_parse_split ("{\"signed\":{\"targets\":{\"x\":1,\"dup\":2,\"dup\":3}}}",
+                                                         -1, "signed", "targets", &targets, &error);
+    g_assert_error (error, NOTARY_JSON_ERROR, NOTARY_JSON_ERROR_DUPLICATE_KEY);
+    g_assert_nonnull (strstr (error->message, "\"dup\""));
+  }
+}
+
+/* A generated map of many entries in random key order: the same bytes as
+ * the whole-tree path. */
+static void
+test_split_many (void)
+{
+  g_autoptr (GString) doc = g_string_new ("{\"signed\":{\"_type\":\"Targets\",\"targets\":{");
+  g_autoptr (GRand) rand = g_rand_new_with_seed (42);
+  g_autofree char *whole = NULL;
+  g_autofree char *via_split = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean split = FALSE;
+
+  for (int i = 0; i < 3000; i++)
+    g_string_append_printf (doc, "%s\"f-%u\":{\"hashes\":{\"sha256\":\"%08x\"},\"length\":%d}", i ? "," : "",
+                            g_rand_int (rand), g_rand_int (rand), i);
+  g_string_append (doc, "},\"version\":2},\"signatures\":[]}");
+  whole = canon_signed_whole (doc->str);
+  via_split = canon_split (doc->str, &split, &error);
+  g_assert_no_error (error);
+  g_assert_true (split);
+  g_assert_cmpstr (via_split, ==, whole);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -759,6 +928,9 @@ main (int argc, char **argv)
   g_test_add_func ("/json/parse/invalid-utf8", test_parse_invalid_utf8);
   g_test_add_func ("/json/parse/strict-grammar", test_parse_strict_grammar);
   g_test_add_func ("/json/parse/depth", test_parse_depth);
+  g_test_add_func ("/json/split/same-canonical", test_split_same_canonical);
+  g_test_add_func ("/json/split/same-errors", test_split_same_errors);
+  g_test_add_func ("/json/split/many", test_split_many);
   g_test_add_func ("/json/accessors", test_accessors);
   g_test_add_func ("/json/time/parse", test_time_parse);
   g_test_add_func ("/json/time/format", test_time_format);
