@@ -22,7 +22,6 @@
  * record, goes out with MSG_MORE so header and body leave in one segment
  * and wake the client once.
  */
-#define _GNU_SOURCE 1 /* accept4 */
 #include "notary-http-private.h"
 #include "notary-log.h"
 
@@ -31,7 +30,6 @@
 #include <microhttpd.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -65,11 +63,6 @@ struct _NotaryHttpTransport
   const NotaryHttpOptions *opts;
   struct MHD_Daemon *daemon;
   GPtrArray *debug_daemons; /* struct MHD_Daemon* */
-  /* Our own accept loop (see acceptor_main): the listening socket, an
-   * eventfd that stops it, and its thread. */
-  int listen_fd;
-  int wake_fd;
-  GThread *acceptor;
   gint in_flight;           /* requests between on_uri and on_completed */
   gint stopping;            /* answers close their connection */
 
@@ -510,7 +503,6 @@ _notary_http_transport_new (NotaryHttpServer *srv, const NotaryHttpOptions *opts
   t->srv = srv;
   t->opts = opts;
   t->debug_daemons = g_ptr_array_new_with_free_func ((GDestroyNotify) MHD_stop_daemon);
-  t->listen_fd = t->wake_fd = -1;
   g_mutex_init (&t->cred_lock);
   if (gnutls_session_ticket_key_generate (&t->ticket_key) < 0)
     t->ticket_key.data = NULL; /* resumption off; full handshakes still work */
@@ -539,85 +531,14 @@ setup_tls (NotaryHttpTransport *t, GError **error)
   return TRUE;
 }
 
-/* Connections are accepted here rather than by MHD's workers.  A worker
- * woken for the listening socket accepts up to ten connections in a row,
- * so a burst of keep-alive connections (a load balancer's pool, the
- * bench's eight publishers) can all land on one worker while the others
- * idle: measured, half the publish throughput in one run of three, all of
- * it on one thread.  MHD hands an added connection to the worker at
- * (fd mod workers), which spreads a burst evenly, and the kernel reuses
- * the lowest free fd, so a closed connection's slot goes back to the
- * worker that lost it. */
-static gpointer
-acceptor_main (gpointer data)
-{
-  NotaryHttpTransport *t = data;
-  struct pollfd pfd[2] = { { t->listen_fd, POLLIN, 0 }, { t->wake_fd, POLLIN, 0 } };
-  gint64 last_complaint = 0;
-
-  for (;;)
-    {
-      struct sockaddr_storage addr;
-      socklen_t len = sizeof addr;
-      int fd;
-
-      if (poll (pfd, G_N_ELEMENTS (pfd), -1) < 0 && errno != EINTR)
-        {
-          notary_log (NOTARY_LOG_ERROR, "poll on the listening socket failed", "error", g_strerror (errno),
-                      NULL);
-          g_usleep (G_USEC_PER_SEC / 10);
-          continue;
-        }
-      if (pfd[1].revents != 0)
-        return NULL;
-      if ((pfd[0].revents & POLLIN) == 0)
-        continue;
-      fd = accept4 (t->listen_fd, (struct sockaddr *) &addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0)
-        {
-          /* Out of descriptors or memory: the pending connection stays
-           * queued; back off instead of spinning on it. */
-          if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-            {
-              if (g_get_monotonic_time () - last_complaint > 10 * G_USEC_PER_SEC)
-                {
-                  last_complaint = g_get_monotonic_time ();
-                  notary_log (NOTARY_LOG_ERROR, "cannot accept connections", "error", g_strerror (errno), NULL);
-                }
-              g_usleep (G_USEC_PER_SEC / 100);
-            }
-          continue; /* EAGAIN, ECONNABORTED, EINTR, ... */
-        }
-      /* On failure (every worker at its connection limit) MHD has closed
-       * the socket already. */
-      (void) MHD_add_connection (t->daemon, fd, (struct sockaddr *) &addr, len);
-    }
-}
-
-static void
-acceptor_stop (NotaryHttpTransport *t)
-{
-  if (t->acceptor != NULL)
-    {
-      if (eventfd_write (t->wake_fd, 1) < 0)
-        g_error ("cannot stop the accept loop: %s", g_strerror (errno));
-      g_clear_pointer (&t->acceptor, g_thread_join);
-    }
-  if (t->wake_fd >= 0)
-    close (t->wake_fd);
-  if (t->listen_fd >= 0)
-    close (t->listen_fd);
-  t->wake_fd = t->listen_fd = -1;
-}
-
 gboolean
 _notary_http_transport_listen (NotaryHttpTransport *t, GInetAddress *ia, guint16 port, guint16 *out_port,
                                GError **error)
 {
   gboolean tls = t->opts->tls_certificate != NULL;
-  /* ITC: how MHD_add_connection wakes a worker */
-  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO
-                       | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET;
+  /* ITC: MHD_quiesce_daemon needs it */
+  unsigned int flags
+      = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_USE_ITC;
   int fd;
 
   g_return_val_if_fail (t->daemon == NULL, FALSE);
@@ -626,13 +547,13 @@ _notary_http_transport_listen (NotaryHttpTransport *t, GInetAddress *ia, guint16
   fd = _notary_http_bind (ia, port, FALSE, error);
   if (fd < 0)
     return FALSE;
-  t->listen_fd = fd;
   if (tls)
     flags |= MHD_USE_TLS;
   {
     struct MHD_OptionItem ops[16];
     guint n = 0;
 #define OPT(o, v, p) ops[n++] = (struct MHD_OptionItem){ (o), (intptr_t) (v), (p) }
+    OPT (MHD_OPTION_LISTEN_SOCKET, fd, NULL);
     if (t->opts->workers > 1)
       OPT (MHD_OPTION_THREAD_POOL_SIZE, t->opts->workers, NULL);
     OPT (MHD_OPTION_URI_LOG_CALLBACK, on_uri, t);
@@ -658,13 +579,6 @@ _notary_http_transport_listen (NotaryHttpTransport *t, GInetAddress *ia, guint16
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot start the HTTP%s server", tls ? "S" : "");
       return FALSE;
     }
-  t->wake_fd = eventfd (0, EFD_CLOEXEC);
-  if (t->wake_fd < 0)
-    {
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "eventfd: %s", g_strerror (errno));
-      return FALSE;
-    }
-  t->acceptor = g_thread_new ("notary-accept", acceptor_main, t);
   *out_port = port != 0 ? port : _notary_http_socket_port (fd);
   return TRUE;
 }
@@ -694,21 +608,21 @@ _notary_http_transport_set_certificate (NotaryHttpTransport *t, GTlsCertificate 
 void
 _notary_http_transport_stop (NotaryHttpTransport *t)
 {
+  MHD_socket listen_fd;
   gint64 deadline = g_get_monotonic_time () + STOP_GRACE_US;
 
   if (t->daemon == NULL)
-    {
-      acceptor_stop (t); /* a listen that failed half-way */
-      return;
-    }
+    return;
   /* Stop accepting, then let the requests in flight be answered (and
    * sent: on_completed runs after the last byte) before MHD closes every
    * connection. */
   g_atomic_int_set (&t->stopping, TRUE);
-  acceptor_stop (t);
+  listen_fd = MHD_quiesce_daemon (t->daemon);
   while (g_atomic_int_get (&t->in_flight) > 0 && g_get_monotonic_time () < deadline)
     g_usleep (5000);
   g_clear_pointer (&t->daemon, MHD_stop_daemon);
+  if (listen_fd != MHD_INVALID_SOCKET)
+    close (listen_fd); /* quiesced: ours again */
 }
 
 gboolean
