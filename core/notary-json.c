@@ -35,6 +35,16 @@ G_DEFINE_QUARK (notary-json-error-quark, notary_json_error)
  * Strict grammar check
  * ------------------------------------------------------------------------ */
 
+/* Spans of one object member in the text (see record_spans below). */
+typedef struct
+{
+  const char *key; /* decoded key: into the text, or key_owned */
+  gsize key_len;
+  char *key_owned; /* set when the raw key had escapes */
+  const char *value;
+  gsize value_len;
+} MemberSpan;
+
 typedef struct
 {
   const char *start;
@@ -42,6 +52,10 @@ typedef struct
   const char *end;
   guint depth;
   guint64 members; /* object members in the text, all objects together */
+  /* When set, the members of objects at depth record_depth are appended
+   * here as raw spans (key_len counts the quotes out; keys undecoded). */
+  GArray *record;
+  guint record_depth;
 } Checker;
 
 static gboolean check_value (Checker *c, GError **error);
@@ -265,12 +279,16 @@ check_container (Checker *c, char close, GError **error)
     }
   for (;;)
     {
+      MemberSpan m = { 0 };
+
       if (close == '}')
         {
           if (c->p >= c->end || *c->p != '"')
             return check_fail (c, error, "expected object key string");
+          m.key = c->p + 1;
           if (!check_string (c, error))
             return FALSE;
+          m.key_len = (gsize) (c->p - m.key) - 1;
           c->members++;
           check_skip_ws (c);
           if (c->p >= c->end || *c->p != ':')
@@ -278,8 +296,14 @@ check_container (Checker *c, char close, GError **error)
           c->p++;
           check_skip_ws (c);
         }
+      m.value = c->p;
       if (!check_value (c, error))
         return FALSE;
+      if (close == '}' && c->record != NULL && c->depth == c->record_depth)
+        {
+          m.value_len = (gsize) (c->p - m.value);
+          g_array_append_val (c->record, m);
+        }
       check_skip_ws (c);
       if (c->p < c->end && *c->p == ',')
         {
@@ -326,7 +350,7 @@ check_value (Checker *c, GError **error)
 static gboolean
 check_document (const char *data, gsize len, guint64 *members, GError **error)
 {
-  Checker c = { data, data, data + len, 0, 0 };
+  Checker c = { data, data, data + len, 0, 0, NULL, 0 };
   const char *bad_utf8 = NULL;
 
   /* Also rejects NUL bytes and (by the grammar below) a leading BOM,
@@ -669,85 +693,39 @@ notary_json_canonicalize_spliced (JsonNode *node, gsize size_hint, const char *k
  * their keys' bytes as write_canonical_object sorts them.
  * ------------------------------------------------------------------------ */
 
-typedef struct
-{
-  const char *key; /* decoded key: into the text, or key_owned */
-  gsize key_len;
-  char *key_owned; /* set when the raw key had escapes */
-  const char *value;
-  gsize value_len;
-} MemberSpan;
-
 static void
 member_span_clear (MemberSpan *m)
 {
   g_free (m->key_owned);
 }
 
-/* Steps over the object at c->p (its '{'), adding each member's spans to
- * @out.  The text has passed check_document, so the checker's steps do
- * not fail; they are still checked. */
-static gboolean
-walk_object (Checker *c, GArray *out, GError **error)
+/* The members of the object spanning @data/@n (text that passed
+ * check_document), keys decoded.  \return (transfer full). */
+static GArray *
+record_spans (const char *start, const char *data, gsize n, GError **error)
 {
-  c->p++;
-  check_skip_ws (c);
-  if (c->p < c->end && *c->p == '}')
-    {
-      c->p++;
-      return TRUE;
-    }
-  for (;;)
-    {
-      MemberSpan m = { 0 };
-      const char *raw_key = c->p;
+  g_autoptr (GArray) members = g_array_new (FALSE, FALSE, sizeof (MemberSpan));
+  Checker c = { start, data, data + n, 0, 0, members, 1 };
 
-      if (c->p >= c->end || *c->p != '"')
-        return check_fail (c, error, "expected object key string");
-      if (!check_string (c, error))
-        return FALSE;
-      m.key = raw_key + 1;
-      m.key_len = (gsize) (c->p - raw_key) - 2;
-      if (memchr (m.key, '\\', m.key_len) != NULL)
-        {
-          /* Rare: let json-glib decode the escapes, as it would have. */
-          g_autoptr (JsonNode) k = notary_json_parse (raw_key, c->p - raw_key, error);
-          if (k == NULL)
-            return FALSE;
-          m.key_owned = g_strdup (json_node_get_string (k));
-          m.key = m.key_owned;
-          m.key_len = strlen (m.key_owned);
-        }
-      check_skip_ws (c);
-      if (c->p >= c->end || *c->p != ':')
-        {
-          g_free (m.key_owned);
-          return check_fail (c, error, "expected ':'");
-        }
-      c->p++;
-      check_skip_ws (c);
-      m.value = c->p;
-      if (!check_value (c, error))
-        {
-          g_free (m.key_owned);
-          return FALSE;
-        }
-      m.value_len = (gsize) (c->p - m.value);
-      g_array_append_val (out, m);
-      check_skip_ws (c);
-      if (c->p < c->end && *c->p == ',')
-        {
-          c->p++;
-          check_skip_ws (c);
-          continue;
-        }
-      if (c->p < c->end && *c->p == '}')
-        {
-          c->p++;
-          return TRUE;
-        }
-      return check_fail (c, error, "expected ',' or '}'");
+  g_array_set_clear_func (members, (GDestroyNotify) member_span_clear);
+  if (!check_value (&c, error))
+    return NULL;
+  for (guint i = 0; i < members->len; i++)
+    {
+      MemberSpan *m = &g_array_index (members, MemberSpan, i);
+      g_autoptr (JsonNode) k = NULL;
+
+      if (memchr (m->key, '\\', m->key_len) == NULL)
+        continue;
+      /* Rare: let json-glib decode the escapes, as it would have. */
+      k = notary_json_parse (m->key - 1, (gssize) m->key_len + 2, error);
+      if (k == NULL)
+        return NULL;
+      m->key_owned = g_strdup (json_node_get_string (k));
+      m->key = m->key_owned;
+      m->key_len = strlen (m->key_owned);
     }
+  return g_steal_pointer (&members);
 }
 
 static int
@@ -783,13 +761,11 @@ find_member (GArray *members, const char *key)
 static GBytes *
 canonicalize_object_text (const char *data, gsize n, GError **error)
 {
-  Checker c = { data, data, data + n, 0, 0 };
-  g_autoptr (GArray) members = g_array_new (FALSE, FALSE, sizeof (MemberSpan));
+  g_autoptr (GArray) members = record_spans (data, data, n, error);
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GString) out = g_string_sized_new (n);
 
-  g_array_set_clear_func (members, (GDestroyNotify) member_span_clear);
-  if (!walk_object (&c, members, error))
+  if (members == NULL)
     return NULL;
   g_array_sort (members, compare_spans);
 
@@ -827,13 +803,13 @@ JsonNode *
 notary_json_parse_split (const char *data, gssize len, const char *outer, const char *inner,
                          GBytes **inner_canonical, GError **error)
 {
-  Checker c;
-  g_autoptr (GArray) top = g_array_new (FALSE, FALSE, sizeof (MemberSpan));
-  g_autoptr (GArray) mid = g_array_new (FALSE, FALSE, sizeof (MemberSpan));
+  g_autoptr (GArray) top = NULL;
+  g_autoptr (GArray) mid = NULL;
   const MemberSpan *o, *m;
   g_autoptr (GBytes) canonical = NULL;
   g_autoptr (GString) rest = NULL;
   guint64 members = 0;
+  const char *p;
   gsize n;
 
   g_return_val_if_fail (data != NULL || len == 0, NULL);
@@ -842,18 +818,15 @@ notary_json_parse_split (const char *data, gssize len, const char *outer, const 
   n = len < 0 ? strlen (data) : (gsize) len;
   if (!check_document (data, n, &members, error))
     return NULL;
-  g_array_set_clear_func (top, (GDestroyNotify) member_span_clear);
-  g_array_set_clear_func (mid, (GDestroyNotify) member_span_clear);
 
   /* Find the two levels in the text; anything unexpected (not objects,
    * escaped keys) is simply parsed whole. */
-  c = (Checker){ data, data, data + n, 0, 0 };
-  check_skip_ws (&c);
-  if (c.p >= c.end || *c.p != '{' || !walk_object (&c, top, NULL)
-      || (o = find_member (top, outer)) == NULL || o->value[0] != '{')
-    goto whole;
-  c = (Checker){ data, o->value, o->value + o->value_len, 0, 0 };
-  if (!walk_object (&c, mid, NULL) || (m = find_member (mid, inner)) == NULL || m->value[0] != '{')
+  for (p = data; p < data + n && g_ascii_isspace (*p); p++)
+    ;
+  if (p >= data + n || *p != '{' || (top = record_spans (data, p, n - (gsize) (p - data), NULL)) == NULL
+      || (o = find_member (top, outer)) == NULL || o->value[0] != '{'
+      || (mid = record_spans (data, o->value, o->value_len, NULL)) == NULL
+      || (m = find_member (mid, inner)) == NULL || m->value[0] != '{')
     goto whole;
 
   canonical = canonicalize_object_text (m->value, m->value_len, error);
