@@ -6,8 +6,10 @@
  *  - Parsing: a strict RFC 8259 grammar check runs first, because
  *    json-glib 1.6's scanner is lenient (comments, single quotes, hex and
  *    octal numbers, truncation at \u0000, lone surrogates, wrapped 64-bit
- *    integers).  Only input that passes is handed to JsonParser, whose
- *    "object-member" signal is used to reject duplicate keys at any depth.
+ *    integers).  Only input that passes is handed to JsonParser; duplicate
+ *    keys at any depth are refused (member counts of text and tree).  A
+ *    big object (a targets map) can be canonicalised from the text instead
+ *    of the tree: notary_json_parse_split.
  *  - Canonical output: docker/go MarshalCanonical as applied by notary's
  *    verifier to a generic decode — keys sorted by raw bytes, no
  *    whitespace, only `"` and `\` escaped, every number rendered as the
@@ -699,8 +701,9 @@ member_span_clear (MemberSpan *m)
   g_free (m->key_owned);
 }
 
-/* The members of the object spanning @data/@n (text that passed
- * check_document), keys decoded.  \return (transfer full). */
+/* The members of the object starting at @data (its '{'; @n bytes at most)
+ * in a text that passed check_document and begins at @start (for error
+ * offsets), keys decoded.  \return (transfer full). */
 static GArray *
 record_spans (const char *start, const char *data, gsize n, GError **error)
 {
@@ -741,8 +744,9 @@ compare_spans (gconstpointer a, gconstpointer b)
   return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
 }
 
-/* The member @key (unescaped in the text) of the object at @data, or
- * NULL. */
+/* The member of @members whose key is @key written without escapes, or
+ * NULL (an escaped spelling of it does not count: such a document is
+ * parsed whole). */
 static const MemberSpan *
 find_member (GArray *members, const char *key)
 {
