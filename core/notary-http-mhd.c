@@ -4,8 +4,19 @@
  * One MHD daemon with a pool of opts->workers threads, each with its own
  * epoll set, all accepting on one listening socket: a worker blocked in a
  * slow backend call accepts nothing meanwhile, and an idle one picks new
- * connections up.  Handlers run synchronously on the worker that owns the
- * connection, as in the soup transport.
+ * connections up.  Reads (GET, HEAD) are answered synchronously on the
+ * worker that owns the connection: they are short, and a hand-off would
+ * cost more than the answer.
+ *
+ * Requests that change state (publish, delete, key rotation) run instead
+ * on a pool of opts->workers handler threads shared by all connections,
+ * while their connection is suspended.  An MHD worker that wakes for the
+ * shared listening socket accepts up to ten connections in a row, so a
+ * client opening several connections at once (a load balancer's pool, a
+ * CI fleet publishing) can land them all on one worker; handled there, its
+ * publishes (signature checks and signing: ~0.5 ms of CPU each) would use
+ * one CPU while the others idle.  On the shared pool they use all of them,
+ * whichever worker accepted the connection.
  *
  * TLS is GnuTLS inside MHD.  The credentials (chain, key, client CA) live
  * in a refcounted generation that each connection pins when it starts
@@ -62,6 +73,7 @@ struct _NotaryHttpTransport
   NotaryHttpServer *srv;
   const NotaryHttpOptions *opts;
   struct MHD_Daemon *daemon;
+  GThreadPool *handlers;    /* Request*: requests that change state */
   GPtrArray *debug_daemons; /* struct MHD_Daemon* */
   gint in_flight;           /* requests between on_uri and on_completed */
   gint stopping;            /* answers close their connection */
@@ -87,6 +99,7 @@ typedef struct
   char *target; /* request-target as sent; ex.raw_path/raw_query point into it */
   GByteArray *body;
   gboolean headers_seen;
+  gboolean handled; /* the handler pool answered; the connection was resumed */
 } Request;
 
 /* ---- credentials -------------------------------------------------------- */
@@ -414,6 +427,26 @@ announces_too_large (Request *r, gint64 max)
   return g_ascii_string_to_unsigned (cl, 10, 0, G_MAXUINT64, &len, NULL) && len > (guint64) max;
 }
 
+static gboolean
+is_read (const char *method)
+{
+  return g_str_equal (method, "GET") || g_str_equal (method, "HEAD");
+}
+
+/* Handler pool thread: answers a suspended request.  The connection is
+ * left alone by its worker until resumed, so the exchange (and the header
+ * lookups it makes into the connection) are ours meanwhile. */
+static void
+run_handler (gpointer data, gpointer user_data)
+{
+  Request *r = data;
+  NotaryHttpTransport *t = user_data;
+
+  _notary_http_server_handle (t->srv, &r->ex);
+  r->handled = TRUE;
+  MHD_resume_connection (r->conn);
+}
+
 static enum MHD_Result
 on_request (void *cls, struct MHD_Connection *conn, const char *url, const char *method, const char *version,
             const char *upload_data, size_t *upload_data_size, void **req_cls)
@@ -456,8 +489,18 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
       *upload_data_size = 0;
       return MHD_YES;
     }
+  if (r->handled) /* resumed by run_handler */
+    return queue_response (t, conn, &r->ex);
   if (r->body != NULL)
     r->ex.body = g_byte_array_free_to_bytes (g_steal_pointer (&r->body));
+  if (!is_read (method))
+    {
+      /* MHD calls us again once run_handler resumed the connection, on
+       * this worker, whatever thread the handler ran on. */
+      MHD_suspend_connection (conn);
+      g_thread_pool_push (t->handlers, r, NULL);
+      return MHD_YES;
+    }
   _notary_http_server_handle (t->srv, &r->ex);
   return queue_response (t, conn, &r->ex);
 }
@@ -549,6 +592,14 @@ _notary_http_transport_listen (NotaryHttpTransport *t, GInetAddress *ia, guint16
     return FALSE;
   if (tls)
     flags |= MHD_USE_TLS;
+  flags |= MHD_ALLOW_SUSPEND_RESUME;
+  /* exclusive: the threads start now and stay, no spawn per request */
+  t->handlers = g_thread_pool_new (run_handler, t, (gint) t->opts->workers, TRUE, error);
+  if (t->handlers == NULL)
+    {
+      close (fd);
+      return FALSE;
+    }
   {
     struct MHD_OptionItem ops[16];
     guint n = 0;
@@ -576,6 +627,7 @@ _notary_http_transport_listen (NotaryHttpTransport *t, GInetAddress *ia, guint16
   }
   if (t->daemon == NULL)
     {
+      g_thread_pool_free (g_steal_pointer (&t->handlers), TRUE, FALSE);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot start the HTTP%s server", tls ? "S" : "");
       return FALSE;
     }
@@ -620,6 +672,10 @@ _notary_http_transport_stop (NotaryHttpTransport *t)
   listen_fd = MHD_quiesce_daemon (t->daemon);
   while (g_atomic_int_get (&t->in_flight) > 0 && g_get_monotonic_time () < deadline)
     g_usleep (5000);
+  /* Every suspended request must be answered and resumed before MHD
+   * closes the connections: it would free them under the handlers. */
+  if (t->handlers != NULL)
+    g_thread_pool_free (g_steal_pointer (&t->handlers), FALSE, TRUE);
   g_clear_pointer (&t->daemon, MHD_stop_daemon);
   if (listen_fd != MHD_INVALID_SOCKET)
     close (listen_fd); /* quiesced: ours again */

@@ -4,8 +4,9 @@
  * the worker that owns the connection, so a slow backend call blocks only
  * that worker.  The transport is chosen at build time (meson option
  * http_engine): libmicrohttpd (default; one daemon with a thread pool on
- * one listening socket) or libsoup (a SoupServer per worker, each on its
- * own SO_REUSEPORT socket).  Both answer identically; see
+ * one listening socket, and requests that change state handed to a
+ * shared pool of `workers` handler threads) or libsoup (a SoupServer per
+ * worker, each on its own SO_REUSEPORT socket).  Both answer identically; see
  * notary-http-private.h.  Optionally a plain-HTTP debug listener
  * (localhost only) runs too.
  */

@@ -17,6 +17,7 @@ typedef struct
   gint64 max_age_consistent;
   const char *const *gun_prefixes;
   gint64 max_body_bytes;
+  guint workers; /* 0: one */
 } HttpConfig;
 
 static const HttpConfig default_config = { 300, 2592000, NULL, 10 * 1024 * 1024 };
@@ -24,6 +25,7 @@ static const HttpConfig no_cache_config = { 0, 0, NULL, 10 * 1024 * 1024 };
 static const char *const prefixes[] = { "example.com/", "other.io/", NULL };
 static const HttpConfig prefix_config = { 300, 2592000, prefixes, 10 * 1024 * 1024 };
 static const HttpConfig small_body_config = { 300, 2592000, NULL, 2048 };
+static const HttpConfig two_workers_config = { 300, 2592000, NULL, 10 * 1024 * 1024, 2 };
 
 typedef struct
 {
@@ -48,7 +50,7 @@ setup (Fixture *f, gconstpointer data)
   opts.max_age_consistent = cfg->max_age_consistent;
   opts.gun_prefixes = cfg->gun_prefixes;
   opts.max_body_bytes = cfg->max_body_bytes;
-  opts.workers = 1;
+  opts.workers = MAX (cfg->workers, 1);
   f->http = notary_http_server_new (&opts);
   g_assert_true (notary_http_server_listen (f->http, "127.0.0.1:0", &error));
   g_assert_no_error (error);
@@ -165,12 +167,13 @@ assert_not_found (Resp *r, const char *detail)
 }
 
 /* POST the files (role names as filenames) to the GUN's update route. */
-static Resp *
-post_files (Fixture *f, const char *gun, const char *const *filenames, GBytes *const *files)
+/* A publish of @files (named @filenames) to @gun, as the client sends it. */
+static SoupMessage *
+publish_message (const char *base, const char *gun, const char *const *filenames, GBytes *const *files)
 {
   g_autoptr (SoupMultipart) mp = soup_multipart_new ("multipart/form-data");
-  g_autofree char *url = g_strdup_printf ("%s/v2/%s/_trust/tuf/", f->base, gun);
-  g_autoptr (SoupMessage) msg = soup_message_new ("POST", url);
+  g_autofree char *url = g_strdup_printf ("%s/v2/%s/_trust/tuf/", base, gun);
+  SoupMessage *msg = soup_message_new ("POST", url);
   g_autoptr (SoupMessageHeaders) hdrs = soup_message_headers_new (SOUP_MESSAGE_HEADERS_MULTIPART);
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GHashTable) params = NULL;
@@ -183,6 +186,13 @@ post_files (Fixture *f, const char *gun, const char *const *filenames, GBytes *c
   ctype = soup_message_headers_get_content_type (hdrs, &params);
   full_ctype = g_strdup_printf ("%s; boundary=\"%s\"", ctype, (char *) g_hash_table_lookup (params, "boundary"));
   soup_message_set_request_body_from_bytes (msg, full_ctype, body);
+  return msg;
+}
+
+static Resp *
+post_files (Fixture *f, const char *gun, const char *const *filenames, GBytes *const *files)
+{
+  g_autoptr (SoupMessage) msg = publish_message (f->base, gun, filenames, files);
   return send_msg (f, msg);
 }
 
@@ -791,6 +801,101 @@ test_delete (Fixture *f, gconstpointer data)
   }
 }
 
+/* ---- concurrent publishes ------------------------------------------------------------ */
+
+#define N_PUBLISHERS 8
+
+typedef struct
+{
+  const char *base;
+  char *gun;
+  FxRepoKeys keys;
+  GBytes *files[3];
+  guint status;
+  GCond *go;
+  GMutex *lock;
+  gboolean *started;
+} Publisher;
+
+/* One client on its own connection, as the bench's senders and a fleet of
+ * CI jobs are: all start together, so whichever workers accepted their
+ * connections, the publishes run at once on the handler pool. */
+static gpointer
+publisher_run (gpointer data)
+{
+  Publisher *p = data;
+  const char *names[] = { "root", "targets", "snapshot", NULL };
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autoptr (SoupMessage) msg = publish_message (p->base, p->gun, names, p->files);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_mutex_lock (p->lock);
+  while (!*p->started)
+    g_cond_wait (p->go, p->lock);
+  g_mutex_unlock (p->lock);
+  body = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  p->status = soup_message_get_status (msg);
+  return NULL;
+}
+
+static void
+test_concurrent_publishes (Fixture *f, gconstpointer data)
+{
+  Publisher pubs[N_PUBLISHERS];
+  GThread *threads[N_PUBLISHERS];
+  GMutex lock;
+  GCond go;
+  gboolean started = FALSE;
+
+  g_mutex_init (&lock);
+  g_cond_init (&go);
+  for (guint i = 0; i < N_PUBLISHERS; i++)
+    {
+      Publisher *p = &pubs[i];
+      memset (p, 0, sizeof *p);
+      p->base = f->base;
+      p->gun = g_strdup_printf ("example.com/concurrent-%u", i);
+      p->lock = &lock;
+      p->go = &go;
+      p->started = &started;
+      fx_repo_keys_init (&p->keys, &f->fx, p->gun, f->now);
+      p->files[0] = p->keys.root_bytes = fx_make_root (&p->keys, 1);
+      p->files[1] = p->keys.targets_bytes = fx_make_targets (&p->keys, 1);
+      p->files[2] = p->keys.snapshot_bytes
+          = fx_make_snapshot (&p->keys, 1, p->keys.root_bytes, p->keys.targets_bytes);
+      threads[i] = g_thread_new ("publisher", publisher_run, p);
+    }
+  g_mutex_lock (&lock);
+  started = TRUE;
+  g_cond_broadcast (&go);
+  g_mutex_unlock (&lock);
+  for (guint i = 0; i < N_PUBLISHERS; i++)
+    g_thread_join (threads[i]);
+
+  for (guint i = 0; i < N_PUBLISHERS; i++)
+    {
+      Publisher *p = &pubs[i];
+      g_autofree char *root_path = g_strdup_printf ("/v2/%s/_trust/tuf/root.json", p->gun);
+      g_autofree char *ts_path = g_strdup_printf ("/v2/%s/_trust/tuf/timestamp.json", p->gun);
+      g_assert_cmpuint (p->status, ==, 200);
+      {
+        g_autoptr (Resp) r = get (f, root_path);
+        g_assert_cmpuint (r->status, ==, 200);
+        assert_bytes (r, p->keys.root_bytes);
+      }
+      {
+        g_autoptr (Resp) r = get (f, ts_path);
+        g_assert_cmpuint (r->status, ==, 200);
+      }
+      fx_repo_keys_clear (&p->keys);
+      g_free (p->gun);
+    }
+  g_cond_clear (&go);
+  g_mutex_clear (&lock);
+}
+
 /* ---- changefeed ------------------------------------------------------------------------- */
 
 static JsonArray *
@@ -1072,6 +1177,7 @@ main (int argc, char **argv)
   T ("errors/bodies", test_error_bodies);
   T ("keys", test_keys);
   T ("delete", test_delete);
+  TC ("post/concurrent-connections", two_workers_config, test_concurrent_publishes);
   T ("changefeed/records", test_changefeed);
   T ("changefeed/params", test_changefeed_params);
   TC ("gun/prefixes", prefix_config, test_gun_prefixes);
