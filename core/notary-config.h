@@ -78,6 +78,8 @@ typedef struct
 
   char *plugin_dir;       /* plugin_dir (ours), or NULL */
   guint workers;          /* server.workers (ours), default = number of CPUs */
+  guint handlers;         /* server.handlers (ours), default = workers for memory + local,
+                           * else 4 × workers */
   gint64 max_body_bytes;  /* server.max_request_body (ours), default 100 MiB */
 } NotaryServerConfig;
 

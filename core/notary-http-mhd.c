@@ -9,7 +9,7 @@
  * cost more than the answer.
  *
  * Requests that change state (publish, delete, key rotation) run instead
- * on a pool of opts->workers handler threads shared by all connections,
+ * on a pool of opts->handlers threads shared by all connections,
  * while their connection is suspended.  An MHD worker that wakes for the
  * shared listening socket accepts up to ten connections in a row, so a
  * client opening several connections at once (a load balancer's pool, a
@@ -594,7 +594,7 @@ _notary_http_transport_listen (NotaryHttpTransport *t, GInetAddress *ia, guint16
     flags |= MHD_USE_TLS;
   flags |= MHD_ALLOW_SUSPEND_RESUME;
   /* exclusive: the threads start now and stay, no spawn per request */
-  t->handlers = g_thread_pool_new (run_handler, t, (gint) t->opts->workers, TRUE, error);
+  t->handlers = g_thread_pool_new (run_handler, t, (gint) t->opts->handlers, TRUE, error);
   if (t->handlers == NULL)
     {
       close (fd);

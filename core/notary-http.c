@@ -119,6 +119,8 @@ notary_http_server_new (const NotaryHttpOptions *options)
   srv->opts.gun_prefixes = (const char *const *) srv->gun_prefixes;
   if (srv->opts.workers < 1)
     srv->opts.workers = 1;
+  if (srv->opts.handlers < 1)
+    srv->opts.handlers = srv->opts.workers;
   if (options->tls_certificate)
     g_object_ref (options->tls_certificate);
   if (options->client_ca)

@@ -5,7 +5,7 @@
  * that worker.  The transport is chosen at build time (meson option
  * http_engine): libmicrohttpd (default; one daemon with a thread pool on
  * one listening socket, and requests that change state handed to a
- * shared pool of `workers` handler threads) or libsoup (a SoupServer per
+ * shared pool of `handlers` threads) or libsoup (a SoupServer per
  * worker, each on its own SO_REUSEPORT socket).  Both answer identically; see
  * notary-http-private.h.  Optionally a plain-HTTP debug listener
  * (localhost only) runs too.
@@ -30,6 +30,7 @@ typedef struct
                                      * PEM-readable key (g_tls_certificate_new_from_files) */
   GTlsDatabase *client_ca;          /* NULL = no client certs; a GTlsFileDatabase for mhd */
   guint workers;                    /* >= 1 */
+  guint handlers;                   /* threads for requests that change state (mhd); 0 = workers */
   NotaryAuth *auth;                 /* NULL = no authentication (borrowed) */
   NotaryLogger *logger;             /* for level checks before formatting; NULL = quiet */
 } NotaryHttpOptions;

@@ -272,6 +272,7 @@ main (int argc, char **argv)
   opts.tls_certificate = cert;
   opts.client_ca = client_ca;
   opts.workers = config->workers;
+  opts.handlers = config->handlers;
   http = notary_http_server_new (&opts);
 
   loop = g_main_loop_new (NULL, FALSE);

@@ -415,6 +415,8 @@ test_server_valid (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (sc->gun_prefixes[1], ==, "quay.io/a/");
   g_assert_null (sc->plugin_dir);
   g_assert_cmpuint (sc->workers, ==, g_get_num_processors ());
+  /* mysql + remote may block: more handlers than workers */
+  g_assert_cmpuint (sc->handlers, ==, 4 * g_get_num_processors ());
   g_assert_cmpint (sc->max_body_bytes, ==, 100 * 1024 * 1024);
 }
 
@@ -449,7 +451,47 @@ test_server_minimal_from_env (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (sc->gun_prefixes[2], ==, "d/");
   g_assert_cmpstr (sc->plugin_dir, ==, plugins);
   g_assert_cmpuint (sc->workers, ==, 3);
+  /* memory + local never block: as many handlers as workers */
+  g_assert_cmpuint (sc->handlers, ==, 3);
   g_assert_cmpint (sc->max_body_bytes, ==, 1024);
+}
+
+static void
+test_server_handlers (Fixture *fx, gconstpointer data)
+{
+  /* the default follows the backends; an explicit value wins over it */
+  const struct
+  {
+    const char *json;
+    const char *env;
+    guint expected_per_worker; /* 0: exactly 7 */
+  } cases[] = {
+    { "{\"trust_service\": {\"type\": \"local\"}, \"storage\": {\"backend\": \"memory\"}}", NULL, 1 },
+    { "{\"trust_service\": {\"type\": \"remote\", \"hostname\": \"s\", \"port\": \"7899\", "
+      "\"key_algorithm\": \"ecdsa\"}, "
+      "\"storage\": {\"backend\": \"memory\"}}",
+      NULL, 4 },
+    { "{\"trust_service\": {\"type\": \"local\"}, \"storage\": {\"backend\": \"thirdparty\"}}", NULL, 4 },
+    { "{\"trust_service\": {\"type\": \"local\"}, \"storage\": {\"backend\": \"thirdparty\"}, "
+      "\"server\": {\"handlers\": 7}}",
+      NULL, 0 },
+    { "{\"trust_service\": {\"type\": \"local\"}, \"storage\": {\"backend\": \"memory\"}}",
+      "NOTARY_SERVER_SERVER_HANDLERS=7", 0 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      const char *path = write_file (fx, "handlers.json", cases[i].json);
+      g_auto (GStrv) env = make_env ("NOTARY_SERVER_SERVER_HTTP_ADDR=:1", cases[i].env, NULL);
+      g_autoptr (NotaryServerConfig) sc = notary_server_config_load (path, env, &error);
+
+      g_assert_no_error (error);
+      if (cases[i].expected_per_worker == 0)
+        g_assert_cmpuint (sc->handlers, ==, 7);
+      else
+        g_assert_cmpuint (sc->handlers, ==, cases[i].expected_per_worker * sc->workers);
+    }
 }
 
 typedef struct
@@ -521,6 +563,8 @@ test_server_errors (Fixture *fx, gconstpointer data)
     /* our own keys last */
     { "{" OK_TRUST ", " OK_STORAGE ", \"server\": {\"http_addr\": \":1\", \"workers\": 0}}",
       "server.workers must be an integer between 1 and 1024, not \"0\"" },
+    { "{" OK_TRUST ", " OK_STORAGE ", \"server\": {\"http_addr\": \":1\", \"handlers\": \"-2\"}}",
+      "server.handlers must be an integer between 1 and 1024, not \"-2\"" },
     { "{" OK_TRUST ", " OK_STORAGE ", \"server\": {\"http_addr\": \":1\", \"max_request_body\": \"lots\"}}",
       "server.max_request_body must be a positive number of bytes, not \"lots\"" },
   };
@@ -632,6 +676,7 @@ main (int argc, char **argv)
   ADD ("env/parent-not-a-map", test_env_parent_not_a_map);
   ADD ("server/valid", test_server_valid);
   ADD ("server/minimal-from-env", test_server_minimal_from_env);
+  ADD ("server/handlers", test_server_handlers);
   ADD ("server/errors", test_server_errors);
   ADD ("server/env-errors", test_server_env_errors);
   ADD ("server/map-env", test_server_map_env);
