@@ -9,14 +9,14 @@
  * cost more than the answer.
  *
  * Requests that change state (publish, delete, key rotation) run instead
- * on a pool of opts->handlers threads shared by all connections,
- * while their connection is suspended.  An MHD worker that wakes for the
- * shared listening socket accepts up to ten connections in a row, so a
- * client opening several connections at once (a load balancer's pool, a
- * CI fleet publishing) can land them all on one worker; handled there, its
- * publishes (signature checks and signing: ~0.5 ms of CPU each) would use
- * one CPU while the others idle.  On the shared pool they use all of them,
- * whichever worker accepted the connection.
+ * on a pool of opts->handlers threads shared by all connections, while
+ * their connection is suspended.  An MHD worker that wakes for the shared
+ * listening socket accepts up to ten connections in a row, so a client
+ * opening several connections at once (a load balancer's pool, a CI fleet
+ * publishing) can land them all on one worker; handled there, its
+ * publishes (three signature checks and a signing: 0.5-1 ms of CPU each)
+ * would use one CPU while the others idle.  On the shared pool they use
+ * all of them, whichever worker accepted the connection.
  *
  * TLS is GnuTLS inside MHD.  The credentials (chain, key, client CA) live
  * in a refcounted generation that each connection pins when it starts

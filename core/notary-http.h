@@ -1,12 +1,13 @@
 /* notary-http.h — notary-server's HTTP(S) front end (server-api.md).
  *
- * `workers` threads serve the connections; handlers run synchronously on
- * the worker that owns the connection, so a slow backend call blocks only
- * that worker.  The transport is chosen at build time (meson option
- * http_engine): libmicrohttpd (default; one daemon with a thread pool on
- * one listening socket, and requests that change state handed to a
- * shared pool of `handlers` threads) or libsoup (a SoupServer per
- * worker, each on its own SO_REUSEPORT socket).  Both answer identically; see
+ * `workers` threads serve the connections; a request is handled
+ * synchronously on the thread that runs it, so a slow backend call blocks
+ * only that thread.  The transport is chosen at build time (meson option
+ * http_engine): libmicrohttpd (default; one daemon with a pool of
+ * `workers` threads on one listening socket, which answer reads and hand
+ * requests that change state to a shared pool of `handlers` threads) or
+ * libsoup (a SoupServer per worker, each on its own SO_REUSEPORT socket,
+ * handling everything itself).  Both answer identically; see
  * notary-http-private.h.  Optionally a plain-HTTP debug listener
  * (localhost only) runs too.
  */
