@@ -63,6 +63,14 @@ void _notary_http_exchange_set_header_static (NotaryHttpExchange *ex, const char
 void _notary_http_server_handle (NotaryHttpServer *srv, NotaryHttpExchange *ex);
 void _notary_http_server_handle_debug (NotaryHttpServer *srv, NotaryHttpExchange *ex);
 
+/* Whether answering @method @raw_path may wait on a backend: any request
+ * that changes state, and with opts->storage_blocks every read but the
+ * checksum-addressed ones (immutable, answered from the file cache).  A
+ * cheap guess from the path alone, before routing: a wrong guess only
+ * costs a thread hop or a briefly blocked worker, never a different
+ * answer. */
+gboolean _notary_http_server_may_block (NotaryHttpServer *srv, const char *method, const char *raw_path);
+
 /* A listening TCP socket on @ia:@port (SOCK_CLOEXEC, SO_REUSEADDR, and
  * SO_REUSEPORT when @reuseport so several workers may each hold one).
  * Returns the fd (the caller owns it) or -1 with @error set. */

@@ -834,6 +834,17 @@ may_be_by_version (const char *path)
   return FALSE;
 }
 
+gboolean
+_notary_http_server_may_block (NotaryHttpServer *srv, const char *method, const char *raw_path)
+{
+  if (!g_str_equal (method, "GET") && !g_str_equal (method, "HEAD"))
+    return TRUE;
+  /* Reads that skip storage (/v2/, /metrics, health from its probe
+   * thread's last answer) are guessed blocking too when they are not by
+   * hash; they are rare, and a hop is all it costs them. */
+  return srv->opts.storage_blocks && !may_be_by_hash (raw_path);
+}
+
 static gboolean
 method_is (Request *req, const char *m)
 {

@@ -5,7 +5,8 @@
  * only that thread.  The transport is chosen at build time (meson option
  * http_engine): libmicrohttpd (default; one daemon with a pool of
  * `workers` threads on one listening socket, which answer reads and hand
- * requests that change state to a shared pool of `handlers` threads) or
+ * requests that change state, and with a blocking store the reads that
+ * query it, to a shared pool of `handlers` threads) or
  * libsoup (a SoupServer per worker, each on its own SO_REUSEPORT socket,
  * handling everything itself).  Both answer identically; see
  * notary-http-private.h.  Optionally a plain-HTTP debug listener
@@ -32,6 +33,8 @@ typedef struct
   GTlsDatabase *client_ca;          /* NULL = no client certs; a GTlsFileDatabase for mhd */
   guint workers;                    /* >= 1 */
   guint handlers;                   /* threads for requests that change state (mhd); 0 = workers */
+  gboolean storage_blocks;          /* reads of current metadata wait on storage (a database):
+                                     * mhd runs them on the handlers too */
   NotaryAuth *auth;                 /* NULL = no authentication (borrowed) */
   NotaryLogger *logger;             /* for level checks before formatting; NULL = quiet */
 } NotaryHttpOptions;

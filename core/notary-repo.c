@@ -5,6 +5,7 @@
  * the exact stored bytes (§7), which is what clients download and verify.
  */
 #include "notary-repo.h"
+#include "notary-coalesce.h"
 #include "notary-error.h"
 #include "notary-json.h"
 
@@ -50,6 +51,9 @@ struct _NotaryRepo
    * through certificate expiry, so an entry serves until its earliest
    * certificate NotAfter. */
   GHashTable *root_cache; /* key -> TrustedRoot* */
+  /* Shares concurrent "latest file of (gun, role)" reads, the one query
+   * behind every GET of current metadata; NULL = each read queries. */
+  NotaryCoalescer *latest_reads;
 };
 
 /* Bounds the root cache: at most this many repositories' roots (a few KB
@@ -82,6 +86,17 @@ cached_file_free (CachedFile *c)
 {
   g_bytes_unref (c->data);
   g_free (c);
+}
+
+static gpointer
+stored_file_copy (gconstpointer p)
+{
+  const NotaryStoredFile *f = p;
+  NotaryStoredFile *copy = g_new0 (NotaryStoredFile, 1);
+  copy->data = g_bytes_ref (f->data);
+  copy->version = f->version;
+  copy->modified_unix = f->modified_unix;
+  return copy;
 }
 
 typedef struct
@@ -123,8 +138,17 @@ notary_repo_free (NotaryRepo *repo)
   g_hash_table_unref (repo->file_cache);
   g_hash_table_unref (repo->meta_by_bytes);
   g_hash_table_unref (repo->root_cache);
+  notary_coalescer_free (repo->latest_reads);
   g_mutex_clear (&repo->cache_lock);
   g_free (repo);
+}
+
+void
+notary_repo_set_coalesce_reads (NotaryRepo *repo, gboolean coalesce)
+{
+  g_clear_pointer (&repo->latest_reads, notary_coalescer_free);
+  if (coalesce)
+    repo->latest_reads = notary_coalescer_new (stored_file_copy, (GDestroyNotify) notary_stored_file_free);
 }
 
 void
@@ -226,10 +250,30 @@ meta_facts (NotaryRepo *repo, const char *gun, NotaryStoredFile *file, gboolean 
 
 /* ---- consistent reads (server-storage.md §2) --------------------------- */
 
+typedef struct
+{
+  NotaryRepo *repo;
+  const char *gun;
+  const char *role;
+} LatestRead;
+
+static gpointer
+fetch_latest (gpointer user_data, GError **error)
+{
+  LatestRead *r = user_data;
+  return r->repo->svt->get_latest (r->repo->storage, r->gun, r->role, error);
+}
+
 static NotaryStoredFile *
 storage_latest (NotaryRepo *repo, const char *gun, const char *role, GError **error)
 {
-  return repo->svt->get_latest (repo->storage, gun, role, error);
+  LatestRead r = { repo, gun, role };
+  g_autofree char *key = NULL;
+
+  if (repo->latest_reads == NULL)
+    return fetch_latest (&r, error);
+  key = g_strconcat (gun, "\n", role, NULL);
+  return notary_coalescer_run (repo->latest_reads, key, fetch_latest, &r, error);
 }
 
 static NotaryStoredFile *

@@ -5,6 +5,7 @@
 #include "lib/tuf-fixtures.c"
 #include "notary-http.h"
 #include "notary-http-errors.h"
+#include "notary-http-private.h"
 
 #include <libsoup/soup.h>
 
@@ -18,6 +19,7 @@ typedef struct
   const char *const *gun_prefixes;
   gint64 max_body_bytes;
   guint workers; /* 0: one */
+  gboolean storage_blocks; /* as for a database: reads on the handlers, coalesced */
 } HttpConfig;
 
 static const HttpConfig default_config = { 300, 2592000, NULL, 10 * 1024 * 1024 };
@@ -26,6 +28,7 @@ static const char *const prefixes[] = { "example.com/", "other.io/", NULL };
 static const HttpConfig prefix_config = { 300, 2592000, prefixes, 10 * 1024 * 1024 };
 static const HttpConfig small_body_config = { 300, 2592000, NULL, 2048 };
 static const HttpConfig two_workers_config = { 300, 2592000, NULL, 10 * 1024 * 1024, 2 };
+static const HttpConfig blocking_storage_config = { 300, 2592000, NULL, 10 * 1024 * 1024, 2, TRUE };
 
 typedef struct
 {
@@ -51,6 +54,8 @@ setup (Fixture *f, gconstpointer data)
   opts.gun_prefixes = cfg->gun_prefixes;
   opts.max_body_bytes = cfg->max_body_bytes;
   opts.workers = MAX (cfg->workers, 1);
+  opts.storage_blocks = cfg->storage_blocks;
+  notary_repo_set_coalesce_reads (f->fx.repo, cfg->storage_blocks);
   f->http = notary_http_server_new (&opts);
   g_assert_true (notary_http_server_listen (f->http, "127.0.0.1:0", &error));
   g_assert_no_error (error);
@@ -247,6 +252,30 @@ test_ping (Fixture *f, gconstpointer data)
   g_autoptr (Resp) r = get (f, "/v2/");
   g_assert_cmpuint (r->status, ==, 200);
   assert_body (r, "{}");
+}
+
+/* Which requests the transport may run on its handler pool: a cheap
+ * guess from method and path. */
+static void
+test_may_block (Fixture *f, gconstpointer data)
+{
+  const HttpConfig *cfg = data ? data : &default_config;
+  NotaryHttpServer *srv = f->http;
+  const char *by_hash = "/v2/" GUN "/_trust/tuf/targets."
+                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.json";
+
+  /* changes of state always may */
+  g_assert_true (_notary_http_server_may_block (srv, "POST", "/v2/" GUN "/_trust/tuf/"));
+  g_assert_true (_notary_http_server_may_block (srv, "DELETE", "/v2/" GUN "/_trust/tuf/"));
+  /* checksum-addressed files come from the file cache */
+  g_assert_false (_notary_http_server_may_block (srv, "GET", by_hash));
+  /* current metadata, versions, keys wait on storage only when it blocks */
+  g_assert_cmpint (_notary_http_server_may_block (srv, "GET", "/v2/" GUN "/_trust/tuf/timestamp.json"), ==,
+                   cfg->storage_blocks);
+  g_assert_cmpint (_notary_http_server_may_block (srv, "HEAD", "/v2/" GUN "/_trust/tuf/3.root.json"), ==,
+                   cfg->storage_blocks);
+  g_assert_cmpint (_notary_http_server_may_block (srv, "GET", "/v2/" GUN "/_trust/tuf/snapshot.key"), ==,
+                   cfg->storage_blocks);
 }
 
 static void
@@ -1163,6 +1192,11 @@ main (int argc, char **argv)
 #define TC(name, cfg, fn) g_test_add ("/http/" name, Fixture, &cfg, setup, fn, teardown)
   T ("ping", test_ping);
   T ("full-flow", test_full_flow);
+  T ("may-block/memory", test_may_block);
+  TC ("may-block/database", blocking_storage_config, test_may_block);
+  TC ("blocking-storage/full-flow", blocking_storage_config, test_full_flow);
+  TC ("blocking-storage/keys", blocking_storage_config, test_keys);
+  TC ("blocking-storage/concurrent-connections", blocking_storage_config, test_concurrent_publishes);
   TC ("cache/no-cache", no_cache_config, test_no_cache_config);
   T ("path-cleaning", test_path_cleaning);
   T ("catch-all", test_catch_all);

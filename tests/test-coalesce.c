@@ -1,0 +1,363 @@
+/* test-coalesce.c — NotaryCoalescer: concurrent reads of a key share a
+ * fetch, and no caller ever gets a value read before it called.
+ *
+ * The "database" here is a counter: a fetch returns its value at the time
+ * the fetch runs, and writers bump it.  A caller that saw the counter at v
+ * before calling must get at least v back (read-your-writes); callers
+ * waiting together must share fetches.  Fetches that must stay in flight
+ * while other callers arrive wait on a gate the test opens.
+ */
+#include "notary-coalesce.h"
+
+#include <gio/gio.h>
+
+#define WAIT_US (10 * G_USEC_PER_SEC)
+
+typedef struct
+{
+  NotaryCoalescer *c;
+  gint64 db;       /* the value a fetch reads (atomic) */
+  gint fetching;   /* fetches running now (atomic) */
+  GMutex gate_lock;
+  GCond gate_cond;
+  gboolean gate_open; /* while FALSE, fetches wait before reading db */
+  gboolean fail;      /* fetches fail instead (atomic) */
+  gboolean fail_silently; /* ...without setting an error */
+  gulong delay_us;        /* each fetch takes at least this long */
+} Db;
+
+static gpointer
+copy_value (gconstpointer v)
+{
+  return g_memdup2 (v, sizeof (gint64));
+}
+
+static void
+db_init (Db *db)
+{
+  *db = (Db){ 0 };
+  db->c = notary_coalescer_new (copy_value, g_free);
+  db->db = 1;
+  db->gate_open = TRUE;
+  g_mutex_init (&db->gate_lock);
+  g_cond_init (&db->gate_cond);
+}
+
+static void
+db_clear (Db *db)
+{
+  /* asserts that no flight outlived its callers */
+  notary_coalescer_free (db->c);
+  g_mutex_clear (&db->gate_lock);
+  g_cond_clear (&db->gate_cond);
+}
+
+static void
+gate_set (Db *db, gboolean open)
+{
+  g_mutex_lock (&db->gate_lock);
+  db->gate_open = open;
+  g_cond_broadcast (&db->gate_cond);
+  g_mutex_unlock (&db->gate_lock);
+}
+
+/* Reads db, then (like a query whose answer is slow to come back) waits
+ * for the gate: what it returns may be older than a write that completed
+ * meanwhile. */
+static gpointer
+fetch (gpointer user_data, GError **error)
+{
+  Db *db = user_data;
+  gint64 v = __atomic_load_n (&db->db, __ATOMIC_SEQ_CST);
+
+  g_atomic_int_inc (&db->fetching);
+  if (db->delay_us > 0)
+    g_usleep (db->delay_us);
+  g_mutex_lock (&db->gate_lock);
+  while (!db->gate_open)
+    g_cond_wait (&db->gate_cond, &db->gate_lock);
+  g_mutex_unlock (&db->gate_lock);
+  g_atomic_int_add (&db->fetching, -1);
+  if (g_atomic_int_get (&db->fail))
+    {
+      if (!db->fail_silently)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, "server has gone away (%" G_GINT64_FORMAT ")",
+                     v);
+      return NULL;
+    }
+  return g_memdup2 (&v, sizeof v);
+}
+
+/* Polls @cond (bounded: fails the test after WAIT_US). */
+#define WAIT_FOR(cond)                                                                                        \
+  G_STMT_START                                                                                                \
+  {                                                                                                           \
+    gint64 deadline_ = g_get_monotonic_time () + WAIT_US;                                                     \
+    while (!(cond))                                                                                           \
+      {                                                                                                       \
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline_);                                              \
+        g_usleep (500);                                                                                       \
+      }                                                                                                       \
+  }                                                                                                           \
+  G_STMT_END
+
+typedef struct
+{
+  Db *db;
+  const char *key;
+  gint64 seen;   /* db before the call */
+  gint64 got;    /* result, -1 on error */
+  GError *error;
+} Call;
+
+static gpointer
+call_thread (gpointer data)
+{
+  Call *call = data;
+  g_autofree gint64 *v = NULL;
+
+  call->seen = __atomic_load_n (&call->db->db, __ATOMIC_SEQ_CST);
+  v = notary_coalescer_run (call->db->c, call->key, fetch, call->db, &call->error);
+  call->got = v != NULL ? *v : -1;
+  return NULL;
+}
+
+static void
+test_single (void)
+{
+  Db db;
+  g_autoptr (GError) error = NULL;
+  g_autofree gint64 *a = NULL;
+  g_autofree gint64 *b = NULL;
+
+  db_init (&db);
+  a = notary_coalescer_run (db.c, "gun\ntimestamp", fetch, &db, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (*a, ==, 1);
+  g_assert_cmpuint (notary_coalescer_get_callers (db.c, "gun\ntimestamp"), ==, 0);
+
+  /* Not a cache: the next call reads again and sees the write. */
+  db.db = 2;
+  b = notary_coalescer_run (db.c, "gun\ntimestamp", fetch, &db, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (*b, ==, 2);
+  g_assert_cmpuint (notary_coalescer_get_fetches (db.c), ==, 2);
+  db_clear (&db);
+}
+
+/* Callers arriving while a fetch runs share the next one, and none gets the
+ * value of the fetch that was already running (it may predate a write they
+ * saw complete). */
+static void
+test_shared_and_fresh (void)
+{
+  enum { N = 8 };
+  Db db;
+  Call leader = { 0 }, waiters[N] = { 0 };
+  GThread *lt, *wt[N];
+
+  db_init (&db);
+  gate_set (&db, FALSE);
+  leader = (Call){ &db, "k", 0, 0, NULL };
+  lt = g_thread_new ("leader", call_thread, &leader);
+  WAIT_FOR (g_atomic_int_get (&db.fetching) == 1);
+
+  /* The leader's fetch has read 1.  A write completes... */
+  __atomic_store_n (&db.db, 2, __ATOMIC_SEQ_CST);
+  /* ...then N readers call, all of whom must see it. */
+  for (guint i = 0; i < N; i++)
+    {
+      waiters[i] = (Call){ &db, "k", 0, 0, NULL };
+      wt[i] = g_thread_new ("waiter", call_thread, &waiters[i]);
+    }
+  WAIT_FOR (notary_coalescer_get_callers (db.c, "k") == N + 1);
+  g_assert_cmpint (g_atomic_int_get (&db.fetching), ==, 1); /* nobody started a second fetch early */
+
+  gate_set (&db, TRUE);
+  g_thread_join (lt);
+  g_assert_no_error (leader.error);
+  g_assert_cmpint (leader.got, ==, 1);
+  for (guint i = 0; i < N; i++)
+    g_thread_join (wt[i]);
+
+  /* Joining the leader's fetch would have answered 1; they shared one
+   * fetch that started after they all arrived. */
+  for (guint i = 0; i < N; i++)
+    {
+      g_assert_no_error (waiters[i].error);
+      g_assert_cmpint (waiters[i].seen, ==, 2);
+      g_assert_cmpint (waiters[i].got, ==, 2);
+    }
+  g_assert_cmpuint (notary_coalescer_get_fetches (db.c), ==, 2);
+  g_assert_cmpuint (notary_coalescer_get_callers (db.c, "k"), ==, 0);
+  db_clear (&db);
+}
+
+/* Each caller gets its own copy of the error; errors are not kept. */
+static void
+test_error (void)
+{
+  enum { N = 4 };
+  Db db;
+  Call leader, waiters[N];
+  GThread *lt, *wt[N];
+  g_autoptr (GError) error = NULL;
+  g_autofree gint64 *v = NULL;
+
+  db_init (&db);
+  db.fail = TRUE;
+  gate_set (&db, FALSE);
+  leader = (Call){ &db, "k", 0, 0, NULL };
+  lt = g_thread_new ("leader", call_thread, &leader);
+  WAIT_FOR (g_atomic_int_get (&db.fetching) == 1);
+  for (guint i = 0; i < N; i++)
+    {
+      waiters[i] = (Call){ &db, "k", 0, 0, NULL };
+      wt[i] = g_thread_new ("waiter", call_thread, &waiters[i]);
+    }
+  WAIT_FOR (notary_coalescer_get_callers (db.c, "k") == N + 1);
+  gate_set (&db, TRUE);
+  g_thread_join (lt);
+  for (guint i = 0; i < N; i++)
+    g_thread_join (wt[i]);
+
+  g_assert_error (leader.error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_assert_cmpint (leader.got, ==, -1);
+  for (guint i = 0; i < N; i++)
+    {
+      g_assert_error (waiters[i].error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+      g_assert_true (waiters[i].error != leader.error);
+      g_assert_cmpint (waiters[i].got, ==, -1);
+      g_clear_error (&waiters[i].error);
+    }
+  g_clear_error (&leader.error);
+
+  /* A fetch that fails without saying why still yields an error. */
+  db.fail_silently = TRUE;
+  v = notary_coalescer_run (db.c, "k", fetch, &db, &error);
+  g_assert_null (v);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_clear_error (&error);
+
+  /* The failure was not remembered. */
+  db.fail = FALSE;
+  v = notary_coalescer_run (db.c, "k", fetch, &db, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (*v, ==, 1);
+  db_clear (&db);
+}
+
+/* A slow fetch of one key holds up no other key. */
+static void
+test_keys_independent (void)
+{
+  Db db, other;
+  Call slow;
+  GThread *t;
+  g_autoptr (GError) error = NULL;
+  g_autofree gint64 *v = NULL;
+
+  db_init (&db);
+  db_init (&other);
+  gate_set (&db, FALSE);
+  slow = (Call){ &db, "a", 0, 0, NULL };
+  t = g_thread_new ("slow", call_thread, &slow);
+  WAIT_FOR (g_atomic_int_get (&db.fetching) == 1);
+
+  /* same coalescer, other key, a fetch that does not wait */
+  other.db = 7;
+  v = notary_coalescer_run (db.c, "b", fetch, &other, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (*v, ==, 7);
+  g_assert_cmpuint (notary_coalescer_get_callers (db.c, "a"), ==, 1);
+
+  gate_set (&db, TRUE);
+  g_thread_join (t);
+  g_assert_no_error (slow.error);
+  db_clear (&db);
+  db_clear (&other);
+}
+
+/* Many readers and a writer: every answer is at least as new as the value
+ * its caller saw before calling, and readers shared fetches. */
+typedef struct
+{
+  Db *db;
+  guint id;
+  guint calls;
+  guint stale;
+} Reader;
+
+static gpointer
+reader_thread (gpointer data)
+{
+  Reader *r = data;
+  static const char *const keys[] = { "a", "b", "c" };
+
+  for (guint i = 0; i < r->calls; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      gint64 seen = __atomic_load_n (&r->db->db, __ATOMIC_SEQ_CST);
+      g_autofree gint64 *v = notary_coalescer_run (r->db->c, keys[(r->id + i) % 3], fetch, r->db, &error);
+
+      g_assert_no_error (error);
+      if (*v < seen)
+        r->stale++;
+    }
+  return NULL;
+}
+
+static gpointer
+writer_thread (gpointer data)
+{
+  Db *db = data;
+  for (guint i = 0; i < 2000; i++)
+    {
+      __atomic_fetch_add (&db->db, 1, __ATOMIC_SEQ_CST);
+      g_usleep (50);
+    }
+  return NULL;
+}
+
+static void
+test_stress (void)
+{
+  enum { N = 8, CALLS = 3000 };
+  Db db;
+  Reader readers[N];
+  GThread *rt[N], *wt;
+  guint64 calls = 0;
+
+  db_init (&db);
+  db.delay_us = 20; /* long enough for callers to pile up */
+  wt = g_thread_new ("writer", writer_thread, &db);
+  for (guint i = 0; i < N; i++)
+    {
+      readers[i] = (Reader){ &db, i, CALLS, 0 };
+      rt[i] = g_thread_new ("reader", reader_thread, &readers[i]);
+    }
+  for (guint i = 0; i < N; i++)
+    {
+      g_thread_join (rt[i]);
+      g_assert_cmpuint (readers[i].stale, ==, 0);
+      calls += readers[i].calls;
+    }
+  g_thread_join (wt);
+  g_test_message ("%" G_GUINT64_FORMAT " calls, %" G_GUINT64_FORMAT " fetches", calls,
+                  notary_coalescer_get_fetches (db.c));
+  /* shared: fewer fetches than calls */
+  g_assert_cmpuint (notary_coalescer_get_fetches (db.c), <, calls);
+  db_clear (&db);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/coalesce/single", test_single);
+  g_test_add_func ("/coalesce/shared-and-fresh", test_shared_and_fresh);
+  g_test_add_func ("/coalesce/error", test_error);
+  g_test_add_func ("/coalesce/keys-independent", test_keys_independent);
+  g_test_add_func ("/coalesce/stress", test_stress);
+  return g_test_run ();
+}
