@@ -69,6 +69,7 @@ typedef struct
   JsonObject *trust_options; /* trust_service section (paths resolved), never NULL */
 
   char *storage_backend;       /* storage.backend */
+  gboolean storage_blocks;     /* a read of it waits on I/O: every backend but "memory" */
   JsonObject *storage_options; /* storage section, never NULL */
 
   gint64 max_age_current;    /* caching.max_age.current_metadata, default 300 */

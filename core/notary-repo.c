@@ -88,15 +88,21 @@ cached_file_free (CachedFile *c)
   g_free (c);
 }
 
+static NotaryStoredFile *
+stored_file_new (GBytes *data, gint64 version, gint64 modified)
+{
+  NotaryStoredFile *f = g_new0 (NotaryStoredFile, 1);
+  f->data = g_bytes_ref (data);
+  f->version = version;
+  f->modified_unix = modified;
+  return f;
+}
+
 static gpointer
 stored_file_copy (gconstpointer p)
 {
   const NotaryStoredFile *f = p;
-  NotaryStoredFile *copy = g_new0 (NotaryStoredFile, 1);
-  copy->data = g_bytes_ref (f->data);
-  copy->version = f->version;
-  copy->modified_unix = f->modified_unix;
-  return copy;
+  return stored_file_new (f->data, f->version, f->modified_unix);
 }
 
 typedef struct
@@ -1088,16 +1094,6 @@ notary_repo_update (NotaryRepo *repo, const char *gun, GHashTable *uploads, GErr
 }
 
 /* ---- GET timestamp / snapshot with regeneration (§6) --------------------- */
-
-static NotaryStoredFile *
-stored_file_new (GBytes *data, gint64 version, gint64 modified)
-{
-  NotaryStoredFile *f = g_new0 (NotaryStoredFile, 1);
-  f->data = g_bytes_ref (data);
-  f->version = version;
-  f->modified_unix = modified;
-  return f;
-}
 
 static NotaryStoredFile *
 current_timestamp (NotaryRepo *repo, const char *gun, GError **error)

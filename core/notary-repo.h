@@ -23,7 +23,7 @@ NotaryRepo *notary_repo_new (const NotaryStorageVTable *storage_vt, NotaryStorag
 void notary_repo_free (NotaryRepo *repo);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NotaryRepo, notary_repo_free)
 
-/* Share concurrent reads of a repository's latest timestamp (see
+/* Share concurrent reads of the latest file of a (gun, role) (see
  * notary-coalesce.h) instead of querying storage once per request.  Worth
  * it when a read costs a round trip (a database); call before serving. */
 void notary_repo_set_coalesce_reads (NotaryRepo *repo, gboolean coalesce);

@@ -318,6 +318,7 @@ load_storage (NotaryServerConfig *sc, GError **error)
       if (is_empty (url))
         return throw_invalid (error, "must provide a non-empty database source for %s", backend);
     }
+  sc->storage_blocks = !g_str_equal (backend, "memory");
   sc->storage_backend = g_steal_pointer (&backend);
   sc->storage_options = copy_section_resolved (c, "storage", storage_path_keys);
   return TRUE;
@@ -399,7 +400,7 @@ load_ours (NotaryServerConfig *sc, GError **error)
    * are CPU-bound and more threads than workers only contend (memory
    * mode, 8 handlers: ~10% fewer publishes than 2).  Any other backend,
    * a third party's included, may block. */
-  if (g_strcmp0 (sc->storage_backend, "memory") == 0 && g_strcmp0 (sc->trust_type, "local") == 0)
+  if (!sc->storage_blocks && g_strcmp0 (sc->trust_type, "local") == 0)
     sc->handlers = sc->workers;
   else
     sc->handlers = MIN (sc->workers * BLOCKING_HANDLERS_PER_WORKER, MAX_WORKERS);

@@ -134,7 +134,6 @@ main (int argc, char **argv)
   g_autoptr (NotaryAuth) auth = NULL;
   g_autofree char *msg = NULL;
   NotaryHttpOptions opts = { 0 };
-  gboolean storage_blocks;
   SignalCtx sig;
 
   const NotaryFlag flag_table[] = {
@@ -237,8 +236,7 @@ main (int argc, char **argv)
   repo = notary_repo_new (svt, storage, kvt, signer);
   /* The in-process store answers in a microsecond: sharing its reads would
    * only add a lock.  Every other backend is a round trip away. */
-  storage_blocks = g_strcmp0 (config->storage_backend, "memory") != 0;
-  notary_repo_set_coalesce_reads (repo, storage_blocks);
+  notary_repo_set_coalesce_reads (repo, config->storage_blocks);
 
   notary_log (NOTARY_LOG_INFO, "Starting Server", NULL);
   if (config->tls_cert_file != NULL)
@@ -278,7 +276,7 @@ main (int argc, char **argv)
   opts.client_ca = client_ca;
   opts.workers = config->workers;
   opts.handlers = config->handlers;
-  opts.storage_blocks = storage_blocks;
+  opts.storage_blocks = config->storage_blocks;
   http = notary_http_server_new (&opts);
 
   loop = g_main_loop_new (NULL, FALSE);

@@ -2,7 +2,7 @@
  * fetch, and no caller ever gets a value read before it called.
  *
  * The "database" here is a counter: a fetch returns its value at the time
- * the fetch runs, and writers bump it.  A caller that saw the counter at v
+ * the fetch starts, and writers bump it.  A caller that saw the counter at v
  * before calling must get at least v back (read-your-writes); callers
  * waiting together must share fetches.  Fetches that must stay in flight
  * while other callers arrive wait on a gate the test opens.
@@ -20,7 +20,7 @@ typedef struct
   gint fetching;   /* fetches running now (atomic) */
   GMutex gate_lock;
   GCond gate_cond;
-  gboolean gate_open; /* while FALSE, fetches wait before reading db */
+  gboolean gate_open; /* while FALSE, fetches wait (after reading db) */
   gboolean fail;      /* fetches fail instead (atomic) */
   gboolean fail_silently; /* ...without setting an error */
   gulong delay_us;        /* each fetch takes at least this long */
@@ -122,6 +122,33 @@ call_thread (gpointer data)
   return NULL;
 }
 
+/* Starts @leader's call on key "k" with the gate closed and returns once
+ * its fetch is in flight. */
+static GThread *
+start_leader (Db *db, Call *leader)
+{
+  GThread *t;
+
+  gate_set (db, FALSE);
+  *leader = (Call){ db, "k", 0, 0, NULL };
+  t = g_thread_new ("leader", call_thread, leader);
+  WAIT_FOR (g_atomic_int_get (&db->fetching) == 1);
+  return t;
+}
+
+/* Starts @n calls on "k" behind the leader's running fetch and returns once
+ * all are inside run(). */
+static void
+start_waiters (Db *db, Call *waiters, GThread **threads, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      waiters[i] = (Call){ db, "k", 0, 0, NULL };
+      threads[i] = g_thread_new ("waiter", call_thread, &waiters[i]);
+    }
+  WAIT_FOR (notary_coalescer_get_callers (db->c, "k") == n + 1);
+}
+
 static void
 test_single (void)
 {
@@ -153,24 +180,16 @@ test_shared_and_fresh (void)
 {
   enum { N = 8 };
   Db db;
-  Call leader = { 0 }, waiters[N] = { 0 };
+  Call leader, waiters[N];
   GThread *lt, *wt[N];
 
   db_init (&db);
-  gate_set (&db, FALSE);
-  leader = (Call){ &db, "k", 0, 0, NULL };
-  lt = g_thread_new ("leader", call_thread, &leader);
-  WAIT_FOR (g_atomic_int_get (&db.fetching) == 1);
+  lt = start_leader (&db, &leader);
 
   /* The leader's fetch has read 1.  A write completes... */
   __atomic_store_n (&db.db, 2, __ATOMIC_SEQ_CST);
   /* ...then N readers call, all of whom must see it. */
-  for (guint i = 0; i < N; i++)
-    {
-      waiters[i] = (Call){ &db, "k", 0, 0, NULL };
-      wt[i] = g_thread_new ("waiter", call_thread, &waiters[i]);
-    }
-  WAIT_FOR (notary_coalescer_get_callers (db.c, "k") == N + 1);
+  start_waiters (&db, waiters, wt, N);
   g_assert_cmpint (g_atomic_int_get (&db.fetching), ==, 1); /* nobody started a second fetch early */
 
   gate_set (&db, TRUE);
@@ -206,16 +225,8 @@ test_error (void)
 
   db_init (&db);
   db.fail = TRUE;
-  gate_set (&db, FALSE);
-  leader = (Call){ &db, "k", 0, 0, NULL };
-  lt = g_thread_new ("leader", call_thread, &leader);
-  WAIT_FOR (g_atomic_int_get (&db.fetching) == 1);
-  for (guint i = 0; i < N; i++)
-    {
-      waiters[i] = (Call){ &db, "k", 0, 0, NULL };
-      wt[i] = g_thread_new ("waiter", call_thread, &waiters[i]);
-    }
-  WAIT_FOR (notary_coalescer_get_callers (db.c, "k") == N + 1);
+  lt = start_leader (&db, &leader);
+  start_waiters (&db, waiters, wt, N);
   gate_set (&db, TRUE);
   g_thread_join (lt);
   for (guint i = 0; i < N; i++)
@@ -259,17 +270,14 @@ test_keys_independent (void)
 
   db_init (&db);
   db_init (&other);
-  gate_set (&db, FALSE);
-  slow = (Call){ &db, "a", 0, 0, NULL };
-  t = g_thread_new ("slow", call_thread, &slow);
-  WAIT_FOR (g_atomic_int_get (&db.fetching) == 1);
+  t = start_leader (&db, &slow);
 
   /* same coalescer, other key, a fetch that does not wait */
   other.db = 7;
   v = notary_coalescer_run (db.c, "b", fetch, &other, &error);
   g_assert_no_error (error);
   g_assert_cmpint (*v, ==, 7);
-  g_assert_cmpuint (notary_coalescer_get_callers (db.c, "a"), ==, 1);
+  g_assert_cmpuint (notary_coalescer_get_callers (db.c, "k"), ==, 1);
 
   gate_set (&db, TRUE);
   g_thread_join (t);
