@@ -41,6 +41,8 @@ struct _NotaryHttpExchange
   gboolean too_large;    /* the transport refused the body (max_body_bytes) */
   NotaryHttpHeaderLookup get_header;
   gpointer transport_data;
+  NotaryRepoRead *read; /* read ahead for the request, or NULL (owned) */
+  gint64 read_started_us; /* when that read was asked for (monotonic) */
 
   /* Response: set by the core. */
   guint status;
@@ -62,6 +64,22 @@ void _notary_http_exchange_set_header_static (NotaryHttpExchange *ex, const char
  * signer I/O; thread-safe. */
 void _notary_http_server_handle (NotaryHttpServer *srv, NotaryHttpExchange *ex);
 void _notary_http_server_handle_debug (NotaryHttpServer *srv, NotaryHttpExchange *ex);
+
+/* Answers like _notary_http_server_handle(), or returns FALSE, leaving
+ * the exchange unanswered, when that would wait on a backend: the
+ * transport then calls _notary_http_server_handle() where it may block.
+ * Only for exchanges whose read ahead ended (always FALSE otherwise). */
+gboolean _notary_http_server_try_handle (NotaryHttpServer *srv, NotaryHttpExchange *ex);
+
+/* Starts the backend read a GET of current metadata (any `<role>.json`)
+ * begins with, when reads may block and are shared (notary-repo.h), so
+ * a transport need not hold a thread while it waits.  \return TRUE when
+ * started: @ready(@user_data) is then called once, on another thread,
+ * when ex->read holds the result, and the exchange must stay alive and
+ * untouched until then.  FALSE: nothing to read ahead. */
+typedef void (*NotaryHttpReadyFunc) (gpointer user_data);
+gboolean _notary_http_server_read_ahead (NotaryHttpServer *srv, NotaryHttpExchange *ex, NotaryHttpReadyFunc ready,
+                                         gpointer user_data);
 
 /* Whether answering @method @raw_path may wait on a backend: any request
  * that changes state, and with opts->storage_blocks every read but the

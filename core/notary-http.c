@@ -174,6 +174,7 @@ _notary_http_exchange_clear (NotaryHttpExchange *ex)
 {
   g_clear_pointer (&ex->body, g_bytes_unref);
   g_clear_pointer (&ex->response_body, g_bytes_unref);
+  g_clear_pointer (&ex->read, notary_repo_read_free);
   for (guint i = 0; i < ex->n_headers; i++)
     g_free (ex->headers[i].owned);
   ex->n_headers = 0;
@@ -222,6 +223,8 @@ typedef struct
   Operation op;
   char *gun;
   gint64 started_us;
+  gboolean no_wait;  /* answer only what needs no backend call... */
+  gboolean deferred; /* ...and this says one was needed: no answer */
 } Request;
 
 /* @content_type must be a static string. */
@@ -474,6 +477,11 @@ handle_get (Request *req, GMatchInfo *mi)
   NotaryStoredFile *file = NULL;
   NotaryRepo *repo = req->srv->opts.repo;
 
+  if (req->no_wait && req->op != OP_GET_ROLE)
+    {
+      req->deferred = TRUE;
+      return;
+    }
   if (req->op == OP_GET_ROLE_BY_HASH)
     file = notary_repo_get_checksum (repo, req->gun, role, checksum, &error);
   else if (req->op == OP_GET_ROLE_BY_VERSION)
@@ -484,8 +492,13 @@ handle_get (Request *req, GMatchInfo *mi)
       file = notary_repo_get_version (repo, req->gun, role, (gint64) v, &error);
     }
   else
-    file = notary_repo_get_current (repo, req->gun, role, &error);
+    file = notary_repo_get_current_after (repo, req->gun, role, req->ex->read, req->no_wait, &error);
 
+  if (file == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    {
+      req->deferred = TRUE;
+      return;
+    }
   if (file == NULL)
     return respond_read_error (req, error);
   respond_file (req, file, req->op == OP_GET_ROLE);
@@ -845,6 +858,67 @@ _notary_http_server_may_block (NotaryHttpServer *srv, const char *method, const 
   return srv->opts.storage_blocks && !may_be_by_hash (raw_path);
 }
 
+/* Which GET of metadata @path (decoded, clean) is, with its match and
+ * GUN; OP_NONE if none. */
+static Operation
+classify_get (NotaryHttpServer *srv, const char *path, GMatchInfo **mi, char **gun)
+{
+  if (may_be_by_hash (path) && match (srv->re_by_hash, path, mi, gun))
+    return OP_GET_ROLE_BY_HASH;
+  if (may_be_by_version (path) && match (srv->re_by_version, path, mi, gun))
+    return OP_GET_ROLE_BY_VERSION;
+  if (match (srv->re_role, path, mi, gun))
+    return OP_GET_ROLE;
+  return OP_NONE;
+}
+
+typedef struct
+{
+  NotaryHttpExchange *ex;
+  NotaryHttpReadyFunc ready;
+  gpointer user_data;
+} ReadAhead;
+
+static void
+read_ahead_done (NotaryRepoRead *read, gpointer data)
+{
+  ReadAhead *ra = data;
+  NotaryHttpReadyFunc ready = ra->ready;
+  gpointer user_data = ra->user_data;
+
+  ra->ex->read = read;
+  g_free (ra);
+  ready (user_data);
+}
+
+gboolean
+_notary_http_server_read_ahead (NotaryHttpServer *srv, NotaryHttpExchange *ex, NotaryHttpReadyFunc ready,
+                                gpointer user_data)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *clean = NULL;
+  g_autofree char *gun = NULL;
+  g_autoptr (GMatchInfo) mi = NULL;
+  ReadAhead *ra;
+
+  if (!srv->opts.storage_blocks || ex->too_large || !g_str_equal (ex->method, "GET"))
+    return FALSE;
+  /* the GET route() would take, for a GUN it would serve */
+  path = g_uri_unescape_string (ex->raw_path, NULL);
+  if (path == NULL || !g_str_has_prefix (path, "/v2/") || !g_str_equal ((clean = notary_http_clean_path (path)), path)
+      || classify_get (srv, path, &mi, &gun) != OP_GET_ROLE || !gun_allowed (srv, gun) || !notary_gun_is_valid (gun))
+    return FALSE;
+  ex->read_started_us = g_get_monotonic_time ();
+  ra = g_new (ReadAhead, 1);
+  *ra = (ReadAhead){ ex, ready, user_data };
+  if (!notary_repo_read_ahead (srv->opts.repo, gun, read_ahead_done, ra))
+    {
+      g_free (ra);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 method_is (Request *req, const char *m)
 {
@@ -871,13 +945,8 @@ route (Request *req, const char *path, GHashTable *query)
           req->op = OP_UPDATE_TUF;
           return check_gun (req, TRUE) && authorize (req, req->gun, ACT_PUSH_PULL) ? handle_update (req) : (void) 0;
         }
-      if (method_is (req, "GET") && may_be_by_hash (path) && match (srv->re_by_hash, path, &mi, &req->gun))
-        req->op = OP_GET_ROLE_BY_HASH;
-      else if (method_is (req, "GET") && may_be_by_version (path)
-               && match (srv->re_by_version, path, &mi, &req->gun))
-        req->op = OP_GET_ROLE_BY_VERSION;
-      else if (method_is (req, "GET") && match (srv->re_role, path, &mi, &req->gun))
-        req->op = OP_GET_ROLE;
+      if (method_is (req, "GET"))
+        req->op = classify_get (srv, path, &mi, &req->gun);
       if (req->op != OP_NONE)
         return check_gun (req, FALSE) && authorize (req, req->gun, ACT_PULL) ? handle_get (req, mi) : (void) 0;
       if ((method_is (req, "GET") || method_is (req, "POST")) && match (srv->re_key, path, &mi, &req->gun))
@@ -975,8 +1044,9 @@ parse_query (const char *query)
   return out;
 }
 
-void
-_notary_http_server_handle (NotaryHttpServer *srv, NotaryHttpExchange *ex)
+/* FALSE, and no answer, when @no_wait and answering needs a backend call. */
+static gboolean
+handle (NotaryHttpServer *srv, NotaryHttpExchange *ex, gboolean no_wait)
 {
   Request req = { 0 };
   g_autofree char *path = NULL;
@@ -985,7 +1055,9 @@ _notary_http_server_handle (NotaryHttpServer *srv, NotaryHttpExchange *ex)
   req.srv = srv;
   req.ex = ex;
   req.method = ex->method;
-  req.started_us = g_get_monotonic_time ();
+  /* the request's duration includes its wait for a read ahead */
+  req.started_us = ex->read_started_us ? ex->read_started_us : g_get_monotonic_time ();
+  req.no_wait = no_wait;
   ex->status = 500;
 
   if (ex->too_large)
@@ -993,7 +1065,7 @@ _notary_http_server_handle (NotaryHttpServer *srv, NotaryHttpExchange *ex)
       notary_log (NOTARY_LOG_INFO, "request body too large", NULL);
       respond_error (&req, NOTARY_HTTP_TOO_LARGE, NULL);
       log_request (&req);
-      return;
+      return TRUE;
     }
 
   path = g_uri_unescape_string (ex->raw_path, NULL);
@@ -1012,8 +1084,29 @@ _notary_http_server_handle (NotaryHttpServer *srv, NotaryHttpExchange *ex)
       g_autoptr (GHashTable) query = ex->raw_query ? parse_query (ex->raw_query) : NULL;
       route (&req, path, query);
     }
-  log_request (&req);
   g_free (req.gun);
+  if (req.deferred)
+    {
+      /* nothing was answered: the exchange is as it came */
+      g_assert (ex->n_headers == 0 && ex->response_body == NULL);
+      ex->status = 0;
+      return FALSE;
+    }
+  log_request (&req);
+  return TRUE;
+}
+
+void
+_notary_http_server_handle (NotaryHttpServer *srv, NotaryHttpExchange *ex)
+{
+  handle (srv, ex, FALSE);
+}
+
+gboolean
+_notary_http_server_try_handle (NotaryHttpServer *srv, NotaryHttpExchange *ex)
+{
+  /* Only a GET read ahead is known to reach nothing but handle_get. */
+  return ex->read != NULL && handle (srv, ex, TRUE);
 }
 
 /* ---- listening ---------------------------------------------------------- */

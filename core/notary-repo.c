@@ -149,12 +149,16 @@ notary_repo_free (NotaryRepo *repo)
   g_free (repo);
 }
 
-void
-notary_repo_set_coalesce_reads (NotaryRepo *repo, gboolean coalesce)
+static gpointer fetch_latest (gpointer user_data, const char *key, GError **error);
+
+gboolean
+notary_repo_set_coalesce_reads (NotaryRepo *repo, guint threads, GError **error)
 {
   g_clear_pointer (&repo->latest_reads, notary_coalescer_free);
-  if (coalesce)
-    repo->latest_reads = notary_coalescer_new (stored_file_copy, (GDestroyNotify) notary_stored_file_free);
+  if (threads > 0)
+    repo->latest_reads = notary_coalescer_new (fetch_latest, repo, stored_file_copy,
+                                               (GDestroyNotify) notary_stored_file_free, threads, error);
+  return threads == 0 || repo->latest_reads != NULL;
 }
 
 void
@@ -256,34 +260,118 @@ meta_facts (NotaryRepo *repo, const char *gun, NotaryStoredFile *file, gboolean 
 
 /* ---- consistent reads (server-storage.md §2) --------------------------- */
 
-typedef struct
-{
-  NotaryRepo *repo;
-  const char *gun;
-  const char *role;
-} LatestRead;
-
+/* Coalesced reads are keyed "<gun>\n<role>": a GUN has no newline
+ * (notary_gun_is_valid), so the last one splits the key. */
 static gpointer
-fetch_latest (gpointer user_data, GError **error)
+fetch_latest (gpointer user_data, const char *key, GError **error)
 {
-  LatestRead *r = user_data;
-  return r->repo->svt->get_latest (r->repo->storage, r->gun, r->role, error);
+  NotaryRepo *repo = user_data;
+  const char *nl = strrchr (key, '\n');
+  g_autofree char *gun = g_strndup (key, nl - key);
+
+  return repo->svt->get_latest (repo->storage, gun, nl + 1, error);
 }
 
 static NotaryStoredFile *
 storage_latest (NotaryRepo *repo, const char *gun, const char *role, GError **error)
 {
-  LatestRead r = { repo, gun, role };
   g_autofree char *key = NULL;
 
   if (repo->latest_reads == NULL)
-    return fetch_latest (&r, error);
+    return repo->svt->get_latest (repo->storage, gun, role, error);
   key = g_strconcat (gun, "\n", role, NULL);
-  return notary_coalescer_run (repo->latest_reads, key, fetch_latest, &r, error);
+  return notary_coalescer_get (repo->latest_reads, key, error);
+}
+
+/* ---- reads that must not wait ------------------------------------------- */
+
+struct _NotaryRepoRead
+{
+  char *gun;
+  NotaryStoredFile *timestamp; /* or NULL and error */
+  GError *error;
+  NotaryRepoReadDone done;
+  gpointer user_data;
+};
+
+void
+notary_repo_read_free (NotaryRepoRead *read)
+{
+  if (read == NULL)
+    return;
+  g_free (read->gun);
+  notary_stored_file_free (read->timestamp);
+  g_clear_error (&read->error);
+  g_free (read);
+}
+
+static void
+read_ahead_done (gpointer value, GError *error, gpointer user_data)
+{
+  NotaryRepoRead *read = user_data;
+
+  read->timestamp = value;
+  read->error = error;
+  read->done (read, read->user_data);
+}
+
+gboolean
+notary_repo_read_ahead (NotaryRepo *repo, const char *gun, NotaryRepoReadDone done, gpointer user_data)
+{
+  NotaryRepoRead *read;
+  g_autofree char *key = NULL;
+
+  if (repo->latest_reads == NULL)
+    return FALSE;
+  read = g_new0 (NotaryRepoRead, 1);
+  read->gun = g_strdup (gun);
+  read->done = done;
+  read->user_data = user_data;
+  key = g_strconcat (gun, "\n", "timestamp", NULL);
+  notary_coalescer_get_async (repo->latest_reads, key, read_ahead_done, read);
+  return TRUE;
+}
+
+/* How a GET of current metadata may proceed: with the latest timestamp
+ * read ahead for it (or a NULL read: query), and whether it must answer
+ * G_IO_ERROR_WOULD_BLOCK rather than wait on a backend. */
+typedef struct
+{
+  const NotaryRepoRead *read;
+  gboolean no_wait;
+} ReadCtx;
+
+static const ReadCtx blocking_read = { NULL, FALSE };
+
+static gboolean
+would_block (const ReadCtx *ctx, GError **error)
+{
+  if (!ctx->no_wait)
+    return FALSE;
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "needs a backend call");
+  return TRUE;
 }
 
 static NotaryStoredFile *
-storage_checksum (NotaryRepo *repo, const char *gun, const char *role, const char *sha, GError **error)
+latest_timestamp (NotaryRepo *repo, const char *gun, const ReadCtx *ctx, GError **error)
+{
+  const NotaryRepoRead *read = ctx->read;
+
+  if (read != NULL && g_str_equal (read->gun, gun))
+    {
+      if (read->timestamp != NULL)
+        return stored_file_copy (read->timestamp);
+      g_propagate_error (error, g_error_copy (read->error));
+      return NULL;
+    }
+  if (would_block (ctx, error))
+    return NULL;
+  return storage_latest (repo, gun, "timestamp", error);
+}
+
+static NotaryStoredFile *
+storage_checksum (NotaryRepo *repo, const char *gun, const char *role, const char *sha, const ReadCtx *ctx,
+                  GError **error)
 {
   g_autofree char *key = g_strconcat (gun, "\n", role, "\n", sha, NULL);
   gint64 now = g_get_monotonic_time ();
@@ -303,6 +391,8 @@ storage_checksum (NotaryRepo *repo, const char *gun, const char *role, const cha
     }
   g_mutex_unlock (&repo->cache_lock);
 
+  if (would_block (ctx, error))
+    return NULL;
   f = repo->svt->get_checksum (repo->storage, gun, role, sha, error);
   if (f == NULL)
     return NULL;
@@ -349,7 +439,7 @@ file_cache_purge_gun (NotaryRepo *repo, const char *gun)
 
 /* The snapshot the latest timestamp names, with that timestamp. */
 static NotaryStoredFile *
-current_snapshot (NotaryRepo *repo, const char *gun, NotaryStoredFile **out_ts, GError **error)
+current_snapshot (NotaryRepo *repo, const char *gun, const ReadCtx *ctx, NotaryStoredFile **out_ts, GError **error)
 {
   g_autoptr (GHashTable) role_sha = NULL;
   gint64 expires;
@@ -357,7 +447,7 @@ current_snapshot (NotaryRepo *repo, const char *gun, NotaryStoredFile **out_ts, 
   NotaryStoredFile *sn;
   const char *sha;
 
-  ts = storage_latest (repo, gun, "timestamp", error);
+  ts = latest_timestamp (repo, gun, ctx, error);
   if (ts == NULL)
     return NULL;
   if (!meta_facts (repo, gun, ts, TRUE, &expires, &role_sha, error))
@@ -366,7 +456,7 @@ current_snapshot (NotaryRepo *repo, const char *gun, NotaryStoredFile **out_ts, 
       return NULL;
     }
   sha = g_hash_table_lookup (role_sha, "snapshot");
-  sn = storage_checksum (repo, gun, "snapshot", sha, error);
+  sn = storage_checksum (repo, gun, "snapshot", sha, ctx, error);
   if (out_ts != NULL && sn != NULL)
     *out_ts = ts;
   else
@@ -376,14 +466,15 @@ current_snapshot (NotaryRepo *repo, const char *gun, NotaryStoredFile **out_ts, 
 
 /* Current root/targets/delegation: the version the current snapshot names. */
 static NotaryStoredFile *
-current_via_snapshot_sha (NotaryRepo *repo, const char *gun, const char *role, char **out_sha, GError **error)
+current_via_snapshot_sha (NotaryRepo *repo, const char *gun, const char *role, const ReadCtx *ctx, char **out_sha,
+                          GError **error)
 {
   g_autoptr (GHashTable) role_sha = NULL;
   gint64 expires;
   NotaryStoredFile *sn;
   const char *sha;
 
-  sn = current_snapshot (repo, gun, NULL, error);
+  sn = current_snapshot (repo, gun, ctx, NULL, error);
   if (sn == NULL)
     return NULL;
   if (!meta_facts (repo, gun, sn, FALSE, &expires, &role_sha, error))
@@ -403,13 +494,13 @@ current_via_snapshot_sha (NotaryRepo *repo, const char *gun, const char *role, c
     }
   if (out_sha != NULL)
     *out_sha = g_strdup (sha);
-  return storage_checksum (repo, gun, role, sha, error);
+  return storage_checksum (repo, gun, role, sha, ctx, error);
 }
 
 static NotaryStoredFile *
 current_via_snapshot (NotaryRepo *repo, const char *gun, const char *role, GError **error)
 {
-  return current_via_snapshot_sha (repo, gun, role, NULL, error);
+  return current_via_snapshot_sha (repo, gun, role, &blocking_read, NULL, error);
 }
 
 NotaryStoredFile *
@@ -417,7 +508,7 @@ notary_repo_get_checksum (NotaryRepo *repo, const char *gun, const char *role, c
                           GError **error)
 {
   g_autofree char *lower = g_ascii_strdown (sha256_hex, -1);
-  return storage_checksum (repo, gun, role, lower, error);
+  return storage_checksum (repo, gun, role, lower, &blocking_read, error);
 }
 
 NotaryStoredFile *
@@ -772,7 +863,7 @@ generate_snapshot (UpdateCtx *ctx, GBytes *root_bytes, GError **error)
   gint64 version;
   SignResult res;
 
-  prev = current_snapshot (ctx->repo, ctx->gun, NULL, &local_error);
+  prev = current_snapshot (ctx->repo, ctx->gun, &blocking_read, NULL, &local_error);
   if (prev == NULL && !is_not_found (local_error))
     {
       g_propagate_error (error, g_steal_pointer (&local_error));
@@ -903,7 +994,7 @@ current_root (NotaryRepo *repo, const char *gun, gint64 now, NotaryRoot **out, G
   g_autoptr (GError) local_error = NULL;
   g_autofree char *sha = NULL;
   g_autofree char *key = NULL;
-  NotaryStoredFile *f = current_via_snapshot_sha (repo, gun, "root", &sha, &local_error);
+  NotaryStoredFile *f = current_via_snapshot_sha (repo, gun, "root", &blocking_read, &sha, &local_error);
   g_autoptr (NotarySigned) s = NULL;
 
   *out = NULL;
@@ -1096,7 +1187,7 @@ notary_repo_update (NotaryRepo *repo, const char *gun, GHashTable *uploads, GErr
 /* ---- GET timestamp / snapshot with regeneration (§6) --------------------- */
 
 static NotaryStoredFile *
-current_timestamp (NotaryRepo *repo, const char *gun, GError **error)
+current_timestamp (NotaryRepo *repo, const char *gun, const ReadCtx *ctx, GError **error)
 {
   gint64 now = repo_now (repo);
   g_autoptr (GHashTable) ts_meta = NULL;
@@ -1116,13 +1207,13 @@ current_timestamp (NotaryRepo *repo, const char *gun, GError **error)
   g_autofree char *sha_b = NULL;
   gsize n = 0;
 
-  ts = storage_latest (repo, gun, "timestamp", error);
+  ts = latest_timestamp (repo, gun, ctx, error);
   if (ts == NULL)
     return NULL;
   if (!meta_facts (repo, gun, ts, TRUE, &ts_expires, &ts_meta, error))
     goto unknown;
   sn_sha = g_hash_table_lookup (ts_meta, "snapshot");
-  sn = storage_checksum (repo, gun, "snapshot", sn_sha, error);
+  sn = storage_checksum (repo, gun, "snapshot", sn_sha, ctx, error);
   if (sn == NULL)
     {
       notary_stored_file_free (ts);
@@ -1142,6 +1233,11 @@ current_timestamp (NotaryRepo *repo, const char *gun, GError **error)
     }
 
   /* Something expired: regenerate with the current root's keys. */
+  if (would_block (ctx, error))
+    {
+      notary_stored_file_free (sn);
+      goto unknown;
+    }
   if (!current_root (repo, gun, now, &root, &local_error) || root == NULL
       || notary_signed_is_expired (root->s, now))
     {
@@ -1211,13 +1307,23 @@ unknown:
 NotaryStoredFile *
 notary_repo_get_current (NotaryRepo *repo, const char *gun, const char *role, GError **error)
 {
+  return notary_repo_get_current_after (repo, gun, role, NULL, FALSE, error);
+}
+
+NotaryStoredFile *
+notary_repo_get_current_after (NotaryRepo *repo, const char *gun, const char *role, const NotaryRepoRead *read,
+                               gboolean no_wait, GError **error)
+{
+  ReadCtx c = { read, no_wait };
+  const ReadCtx *ctx = &c;
+
   if (g_str_equal (role, "timestamp"))
-    return current_timestamp (repo, gun, error);
+    return current_timestamp (repo, gun, ctx, error);
   if (g_str_equal (role, "snapshot"))
     {
       g_autoptr (GHashTable) ts_meta = NULL;
       gint64 expires;
-      NotaryStoredFile *ts = current_timestamp (repo, gun, error);
+      NotaryStoredFile *ts = current_timestamp (repo, gun, ctx, error);
       NotaryStoredFile *sn;
       if (ts == NULL)
         return NULL;
@@ -1227,10 +1333,10 @@ notary_repo_get_current (NotaryRepo *repo, const char *gun, const char *role, GE
           return NULL;
         }
       notary_stored_file_free (ts);
-      sn = storage_checksum (repo, gun, "snapshot", g_hash_table_lookup (ts_meta, "snapshot"), error);
+      sn = storage_checksum (repo, gun, "snapshot", g_hash_table_lookup (ts_meta, "snapshot"), ctx, error);
       return sn;
     }
-  return current_via_snapshot (repo, gun, role, error);
+  return current_via_snapshot_sha (repo, gun, role, ctx, NULL, error);
 }
 
 /* ---- server-held keys (§5) --------------------------------------------- */

@@ -24,9 +24,10 @@ void notary_repo_free (NotaryRepo *repo);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NotaryRepo, notary_repo_free)
 
 /* Share concurrent reads of the latest file of a (gun, role) (see
- * notary-coalesce.h) instead of querying storage once per request.  Worth
- * it when a read costs a round trip (a database); call before serving. */
-void notary_repo_set_coalesce_reads (NotaryRepo *repo, gboolean coalesce);
+ * notary-coalesce.h) instead of querying storage once per request, on
+ * @threads threads of their own (0: every read queries).  Worth it when a
+ * read costs a round trip (a database); call before serving. */
+gboolean notary_repo_set_coalesce_reads (NotaryRepo *repo, guint threads, GError **error);
 
 /* For tests: pin "now" (unix seconds); 0 = real clock. */
 void notary_repo_set_clock (NotaryRepo *repo, gint64 fixed_now);
@@ -44,6 +45,25 @@ gboolean notary_repo_update (NotaryRepo *repo, const char *gun, GHashTable *uplo
  * referenced by the current snapshot.  NOTARY_STORAGE_ERROR_NOT_FOUND if
  * missing.  For a freshly generated timestamp modified_unix is now. */
 NotaryStoredFile *notary_repo_get_current (NotaryRepo *repo, const char *gun, const char *role, GError **error);
+/* Reading ahead, for callers that must not block (an HTTP worker
+ * serving many connections): every GET of current metadata starts from
+ * the latest timestamp of the GUN, the one query it cannot skip.
+ * read_ahead() starts that read (shared with concurrent ones) and returns
+ * at once; @done gets the result, (transfer full), on another thread.
+ * FALSE, and no call, when reads are not coalesced (storage that does not
+ * block): call get_current() directly.  get_current_after() then answers
+ * from it; with @no_wait, whatever would still need a backend call (a
+ * file not in the cache, a timestamp to re-sign) fails with
+ * G_IO_ERROR_WOULD_BLOCK instead, and the caller retries where it may
+ * wait, passing the same @read. */
+typedef struct _NotaryRepoRead NotaryRepoRead;
+typedef void (*NotaryRepoReadDone) (NotaryRepoRead *read, gpointer user_data);
+gboolean notary_repo_read_ahead (NotaryRepo *repo, const char *gun, NotaryRepoReadDone done, gpointer user_data);
+NotaryStoredFile *notary_repo_get_current_after (NotaryRepo *repo, const char *gun, const char *role,
+                                                 const NotaryRepoRead *read, gboolean no_wait, GError **error);
+void notary_repo_read_free (NotaryRepoRead *read);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NotaryRepoRead, notary_repo_read_free)
+
 NotaryStoredFile *notary_repo_get_checksum (NotaryRepo *repo, const char *gun, const char *role,
                                             const char *sha256_hex, GError **error);
 NotaryStoredFile *notary_repo_get_version (NotaryRepo *repo, const char *gun, const char *role, gint64 version,

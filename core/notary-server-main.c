@@ -235,8 +235,10 @@ main (int argc, char **argv)
 
   repo = notary_repo_new (svt, storage, kvt, signer);
   /* The in-process store answers in a microsecond: sharing its reads would
-   * only add a lock.  Every other backend is a round trip away. */
-  notary_repo_set_coalesce_reads (repo, config->storage_blocks);
+   * only add a lock.  Every other backend is a round trip away; as many
+   * reads may be under way as requests may wait elsewhere. */
+  if (!notary_repo_set_coalesce_reads (repo, config->storage_blocks ? config->handlers : 0, &error))
+    notary_daemon_fatal (error->message);
 
   notary_log (NOTARY_LOG_INFO, "Starting Server", NULL);
   if (config->tls_cert_file != NULL)

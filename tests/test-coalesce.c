@@ -16,7 +16,8 @@
 typedef struct
 {
   NotaryCoalescer *c;
-  gint64 db;       /* the value a fetch reads (atomic) */
+  gint64 db;       /* the value a fetch of "k" (and most keys) reads (atomic) */
+  gint64 db_b;     /* what a fetch of "b" reads: it never waits for the gate */
   gint fetching;   /* fetches running now (atomic) */
   GMutex gate_lock;
   GCond gate_cond;
@@ -25,6 +26,8 @@ typedef struct
   gboolean fail_silently; /* ...without setting an error */
   gulong delay_us;        /* each fetch takes at least this long */
 } Db;
+
+static gpointer fetch (gpointer fetch_data, const char *key, GError **error);
 
 static gpointer
 copy_value (gconstpointer v)
@@ -36,7 +39,8 @@ static void
 db_init (Db *db)
 {
   *db = (Db){ 0 };
-  db->c = notary_coalescer_new (copy_value, g_free);
+  db->c = notary_coalescer_new (fetch, db, copy_value, g_free, 2, NULL);
+  g_assert_nonnull (db->c);
   db->db = 1;
   db->gate_open = TRUE;
   g_mutex_init (&db->gate_lock);
@@ -65,11 +69,17 @@ gate_set (Db *db, gboolean open)
  * for the gate: what it returns may be older than a write that completed
  * meanwhile. */
 static gpointer
-fetch (gpointer user_data, GError **error)
+fetch (gpointer fetch_data, const char *key, GError **error)
 {
-  Db *db = user_data;
-  gint64 v = __atomic_load_n (&db->db, __ATOMIC_SEQ_CST);
+  Db *db = fetch_data;
+  gint64 v;
 
+  if (g_str_equal (key, "b"))
+    {
+      v = __atomic_load_n (&db->db_b, __ATOMIC_SEQ_CST);
+      return g_memdup2 (&v, sizeof v);
+    }
+  v = __atomic_load_n (&db->db, __ATOMIC_SEQ_CST);
   g_atomic_int_inc (&db->fetching);
   if (db->delay_us > 0)
     g_usleep (db->delay_us);
@@ -117,7 +127,7 @@ call_thread (gpointer data)
   g_autofree gint64 *v = NULL;
 
   call->seen = __atomic_load_n (&call->db->db, __ATOMIC_SEQ_CST);
-  v = notary_coalescer_run (call->db->c, call->key, fetch, call->db, &call->error);
+  v = notary_coalescer_get (call->db->c, call->key, &call->error);
   call->got = v != NULL ? *v : -1;
   return NULL;
 }
@@ -158,14 +168,14 @@ test_single (void)
   g_autofree gint64 *b = NULL;
 
   db_init (&db);
-  a = notary_coalescer_run (db.c, "gun\ntimestamp", fetch, &db, &error);
+  a = notary_coalescer_get (db.c, "gun\ntimestamp", &error);
   g_assert_no_error (error);
   g_assert_cmpint (*a, ==, 1);
   g_assert_cmpuint (notary_coalescer_get_callers (db.c, "gun\ntimestamp"), ==, 0);
 
   /* Not a cache: the next call reads again and sees the write. */
   db.db = 2;
-  b = notary_coalescer_run (db.c, "gun\ntimestamp", fetch, &db, &error);
+  b = notary_coalescer_get (db.c, "gun\ntimestamp", &error);
   g_assert_no_error (error);
   g_assert_cmpint (*b, ==, 2);
   g_assert_cmpuint (notary_coalescer_get_fetches (db.c), ==, 2);
@@ -245,14 +255,14 @@ test_error (void)
 
   /* A fetch that fails without saying why still yields an error. */
   db.fail_silently = TRUE;
-  v = notary_coalescer_run (db.c, "k", fetch, &db, &error);
+  v = notary_coalescer_get (db.c, "k", &error);
   g_assert_null (v);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
   g_clear_error (&error);
 
   /* The failure was not remembered. */
   db.fail = FALSE;
-  v = notary_coalescer_run (db.c, "k", fetch, &db, &error);
+  v = notary_coalescer_get (db.c, "k", &error);
   g_assert_no_error (error);
   g_assert_cmpint (*v, ==, 1);
   db_clear (&db);
@@ -262,19 +272,18 @@ test_error (void)
 static void
 test_keys_independent (void)
 {
-  Db db, other;
+  Db db;
   Call slow;
   GThread *t;
   g_autoptr (GError) error = NULL;
   g_autofree gint64 *v = NULL;
 
   db_init (&db);
-  db_init (&other);
   t = start_leader (&db, &slow);
 
-  /* same coalescer, other key, a fetch that does not wait */
-  other.db = 7;
-  v = notary_coalescer_run (db.c, "b", fetch, &other, &error);
+  /* other key, a fetch that does not wait for the gate */
+  db.db_b = 7;
+  v = notary_coalescer_get (db.c, "b", &error);
   g_assert_no_error (error);
   g_assert_cmpint (*v, ==, 7);
   g_assert_cmpuint (notary_coalescer_get_callers (db.c, "k"), ==, 1);
@@ -283,7 +292,6 @@ test_keys_independent (void)
   g_thread_join (t);
   g_assert_no_error (slow.error);
   db_clear (&db);
-  db_clear (&other);
 }
 
 /* Many readers and a writer: every answer is at least as new as the value
@@ -300,13 +308,13 @@ static gpointer
 reader_thread (gpointer data)
 {
   Reader *r = data;
-  static const char *const keys[] = { "a", "b", "c" };
+  static const char *const keys[] = { "a", "c", "d" };
 
   for (guint i = 0; i < r->calls; i++)
     {
       g_autoptr (GError) error = NULL;
       gint64 seen = __atomic_load_n (&r->db->db, __ATOMIC_SEQ_CST);
-      g_autofree gint64 *v = notary_coalescer_run (r->db->c, keys[(r->id + i) % 3], fetch, r->db, &error);
+      g_autofree gint64 *v = notary_coalescer_get (r->db->c, keys[(r->id + i) % 3], &error);
 
       g_assert_no_error (error);
       if (*v < seen)
@@ -358,6 +366,138 @@ test_stress (void)
   db_clear (&db);
 }
 
+/* ---- waiting without a thread (get_async) ------------------------------ */
+
+typedef struct
+{
+  gint64 got; /* -1 on error */
+  GError *error;
+  GThread *thread; /* where the answer came */
+  gint *answered;  /* atomic counter shared by a test's calls */
+} AsyncCall;
+
+static void
+async_done (gpointer value, GError *error, gpointer user_data)
+{
+  AsyncCall *a = user_data;
+
+  a->got = value != NULL ? *(gint64 *) value : -1;
+  g_free (value);
+  a->error = error;
+  a->thread = g_thread_self ();
+  g_atomic_int_inc (a->answered);
+}
+
+/* Parked callers behave as waiting ones: they share the fetch after the
+ * one under way, never ride it, and are answered on a fetch thread. */
+static void
+test_async_shared_and_fresh (void)
+{
+  enum { N = 16 };
+  Db db;
+  Call leader;
+  GThread *lt;
+  AsyncCall calls[N];
+  gint answered = 0;
+
+  db_init (&db);
+  lt = start_leader (&db, &leader);
+  __atomic_store_n (&db.db, 2, __ATOMIC_SEQ_CST);
+  for (guint i = 0; i < N; i++)
+    {
+      calls[i] = (AsyncCall){ 0, NULL, NULL, &answered };
+      notary_coalescer_get_async (db.c, "k", async_done, &calls[i]);
+    }
+  /* registered at once, answered by no one while the gate holds the
+   * leader's fetch */
+  g_assert_cmpuint (notary_coalescer_get_callers (db.c, "k"), ==, N + 1);
+  g_usleep (20000);
+  g_assert_cmpint (g_atomic_int_get (&answered), ==, 0);
+
+  gate_set (&db, TRUE);
+  g_thread_join (lt);
+  g_assert_cmpint (leader.got, ==, 1);
+  WAIT_FOR (g_atomic_int_get (&answered) == N);
+  for (guint i = 0; i < N; i++)
+    {
+      g_assert_no_error (calls[i].error);
+      g_assert_cmpint (calls[i].got, ==, 2);
+      g_assert_true (calls[i].thread != g_thread_self ());
+    }
+  g_assert_cmpuint (notary_coalescer_get_fetches (db.c), ==, 2);
+  WAIT_FOR (notary_coalescer_get_callers (db.c, "k") == 0);
+  db_clear (&db);
+}
+
+/* With nothing under way a parked caller starts a fetch; errors reach it
+ * too; and free() waits for the answers under way. */
+static void
+test_async_idle_error_and_free (void)
+{
+  Db db;
+  AsyncCall a = { 0 };
+  gint answered = 0;
+
+  db_init (&db);
+  a.answered = &answered;
+  db.db = 5;
+  notary_coalescer_get_async (db.c, "k", async_done, &a);
+  WAIT_FOR (g_atomic_int_get (&answered) == 1);
+  g_assert_no_error (a.error);
+  g_assert_cmpint (a.got, ==, 5);
+
+  db.fail = TRUE;
+  notary_coalescer_get_async (db.c, "k", async_done, &a);
+  WAIT_FOR (g_atomic_int_get (&answered) == 2);
+  g_assert_error (a.error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_assert_cmpint (a.got, ==, -1);
+  g_clear_error (&a.error);
+
+  db.fail = FALSE;
+  db.delay_us = 50000;
+  notary_coalescer_get_async (db.c, "k", async_done, &a);
+  db_clear (&db); /* returns only once the slow fetch answered */
+  g_assert_cmpint (g_atomic_int_get (&answered), ==, 3);
+  g_assert_no_error (a.error);
+  g_assert_cmpint (a.got, ==, 5);
+}
+
+/* Many parked readers and a writer: no stale answer, and shared fetches. */
+static void
+test_async_stress (void)
+{
+  enum { N = 20000 };
+  Db db;
+  AsyncCall *calls = g_new0 (AsyncCall, N);
+  gint64 *seen = g_new0 (gint64, N);
+  gint answered = 0;
+  GThread *wt;
+
+  db_init (&db);
+  db.delay_us = 20;
+  wt = g_thread_new ("writer", writer_thread, &db);
+  for (guint i = 0; i < N; i++)
+    {
+      calls[i].answered = &answered;
+      seen[i] = __atomic_load_n (&db.db, __ATOMIC_SEQ_CST);
+      notary_coalescer_get_async (db.c, i % 2 ? "a" : "k", async_done, &calls[i]);
+      if (i % 64 == 0)
+        g_usleep (10);
+    }
+  WAIT_FOR (g_atomic_int_get (&answered) == N);
+  g_thread_join (wt);
+  for (guint i = 0; i < N; i++)
+    {
+      g_assert_no_error (calls[i].error);
+      g_assert_cmpint (calls[i].got, >=, seen[i]);
+    }
+  g_test_message ("%d parked calls, %" G_GUINT64_FORMAT " fetches", N, notary_coalescer_get_fetches (db.c));
+  g_assert_cmpuint (notary_coalescer_get_fetches (db.c), <, N);
+  db_clear (&db);
+  g_free (calls);
+  g_free (seen);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -367,5 +507,8 @@ main (int argc, char **argv)
   g_test_add_func ("/coalesce/error", test_error);
   g_test_add_func ("/coalesce/keys-independent", test_keys_independent);
   g_test_add_func ("/coalesce/stress", test_stress);
+  g_test_add_func ("/coalesce/async/shared-and-fresh", test_async_shared_and_fresh);
+  g_test_add_func ("/coalesce/async/idle-error-and-free", test_async_idle_error_and_free);
+  g_test_add_func ("/coalesce/async/stress", test_async_stress);
   return g_test_run ();
 }

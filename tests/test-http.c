@@ -55,7 +55,8 @@ setup (Fixture *f, gconstpointer data)
   opts.max_body_bytes = cfg->max_body_bytes;
   opts.workers = MAX (cfg->workers, 1);
   opts.storage_blocks = cfg->storage_blocks;
-  notary_repo_set_coalesce_reads (f->fx.repo, cfg->storage_blocks);
+  g_assert_true (notary_repo_set_coalesce_reads (f->fx.repo, cfg->storage_blocks ? 4 : 0, &error));
+  g_assert_no_error (error);
   f->http = notary_http_server_new (&opts);
   g_assert_true (notary_http_server_listen (f->http, "127.0.0.1:0", &error));
   g_assert_no_error (error);

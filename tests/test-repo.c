@@ -17,6 +17,7 @@ typedef struct
   const NotaryStorageVTable *inner_vt;
   NotaryStorage *inner;
   guint update_calls;
+  gint read_calls; /* get_latest + get_checksum (atomic: fetch threads read too) */
   const char *fake_latest_role; /* report this role's latest version as ... */
   gint64 fake_latest_version;   /* ... this */
 } WrapStorage;
@@ -34,6 +35,7 @@ wrap_get_latest (NotaryStorage *self, const char *gun, const char *role, GError 
 {
   WrapStorage *w = (WrapStorage *) self;
   NotaryStoredFile *f = w->inner_vt->get_latest (w->inner, gun, role, error);
+  g_atomic_int_inc (&w->read_calls);
   if (f != NULL && w->fake_latest_role != NULL && g_str_equal (role, w->fake_latest_role))
     f->version = w->fake_latest_version;
   return f;
@@ -43,6 +45,7 @@ static NotaryStoredFile *
 wrap_get_checksum (NotaryStorage *self, const char *gun, const char *role, const char *sha, GError **error)
 {
   WrapStorage *w = (WrapStorage *) self;
+  g_atomic_int_inc (&w->read_calls);
   return w->inner_vt->get_checksum (w->inner, gun, role, sha, error);
 }
 
@@ -1375,6 +1378,130 @@ test_health (Fixture *f, gconstpointer data)
   g_assert_cmpuint (g_hash_table_size (failures), ==, 0);
 }
 
+/* ---- reading ahead, answering without waiting ------------------------------ */
+
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  NotaryRepoRead *read;
+  GThread *thread;
+} ReadWait;
+
+static void
+on_read (NotaryRepoRead *read, gpointer data)
+{
+  ReadWait *w = data;
+  g_mutex_lock (&w->lock);
+  w->read = read;
+  w->thread = g_thread_self ();
+  g_cond_signal (&w->cond);
+  g_mutex_unlock (&w->lock);
+}
+
+static NotaryRepoRead *
+read_ahead (Fixture *f, const char *gun)
+{
+  ReadWait w = { 0 };
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  g_mutex_init (&w.lock);
+  g_cond_init (&w.cond);
+  g_assert_true (notary_repo_read_ahead (f->repo, gun, on_read, &w));
+  g_mutex_lock (&w.lock);
+  while (w.read == NULL)
+    g_assert_true (g_cond_wait_until (&w.cond, &w.lock, deadline));
+  g_mutex_unlock (&w.lock);
+  g_assert_true (w.thread != g_thread_self ());
+  g_mutex_clear (&w.lock);
+  g_cond_clear (&w.cond);
+  return w.read;
+}
+
+/* A GET with its timestamp read ahead: answered without any backend call
+ * when all else is cached, WOULD_BLOCK when not (nothing read, nothing
+ * written), and the same answer as a direct GET once allowed to wait. */
+static void
+test_read_ahead (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NotaryRepoRead) missing = NULL;
+  g_autoptr (NotaryRepoRead) read = NULL;
+  g_autoptr (GBytes) ts1 = NULL;
+  NotaryStoredFile *file;
+  gint reads;
+  guint writes;
+
+  /* storage that does not block is not read ahead */
+  g_assert_false (notary_repo_read_ahead (f->repo, GUN, on_read, NULL));
+  g_assert_true (notary_repo_set_coalesce_reads (f->repo, 2, &error));
+  g_assert_no_error (error);
+
+  /* nothing stored: the read says so, and that answers */
+  missing = read_ahead (f, GUN);
+  reads = g_atomic_int_get (&f->wrap.read_calls);
+  file = notary_repo_get_current_after (f->repo, GUN, "root", missing, TRUE, &error);
+  g_assert_null (file);
+  g_assert_error (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_cmpint (g_atomic_int_get (&f->wrap.read_calls), ==, reads);
+
+  fx_publish_initial (&f->fx, &f->keys);
+  ts1 = latest_bytes (f, "timestamp");
+  read = read_ahead (f, GUN);
+  writes = f->wrap.update_calls;
+
+  /* the snapshot it names is not cached yet: no wait, no read */
+  reads = g_atomic_int_get (&f->wrap.read_calls);
+  file = notary_repo_get_current_after (f->repo, GUN, "timestamp", read, TRUE, &error);
+  g_assert_null (file);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+  g_assert_cmpint (g_atomic_int_get (&f->wrap.read_calls), ==, reads);
+  /* allowed to wait, the same read serves: one query, for the snapshot */
+  file = notary_repo_get_current_after (f->repo, GUN, "timestamp", read, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (file->data, ts1));
+  notary_stored_file_free (file);
+  g_assert_cmpint (g_atomic_int_get (&f->wrap.read_calls), ==, reads + 1);
+
+  /* every role, once its file is cached, answers without a query */
+  {
+    static const char *const roles[] = { "root", "targets", "snapshot", "timestamp" };
+    for (guint i = 0; i < G_N_ELEMENTS (roles); i++)
+      {
+        NotaryStoredFile *direct = get_current (f, roles[i]);
+        reads = g_atomic_int_get (&f->wrap.read_calls);
+        file = notary_repo_get_current_after (f->repo, GUN, roles[i], read, TRUE, &error);
+        g_assert_no_error (error);
+        g_assert_true (g_bytes_equal (file->data, direct->data));
+        g_assert_cmpint (g_atomic_int_get (&f->wrap.read_calls), ==, reads);
+        notary_stored_file_free (file);
+        notary_stored_file_free (direct);
+      }
+  }
+
+  /* a read of another GUN is no answer for this one */
+  file = notary_repo_get_current_after (f->repo, "example.com/other", "timestamp", read, TRUE, &error);
+  g_assert_null (file);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+
+  /* an expired timestamp needs signing and a write: not without waiting */
+  notary_repo_set_clock (f->repo, f->now + 15 * FX_DAY);
+  file = notary_repo_get_current_after (f->repo, GUN, "timestamp", read, TRUE, &error);
+  g_assert_null (file);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+  g_assert_cmpuint (f->wrap.update_calls, ==, writes);
+  file = notary_repo_get_current_after (f->repo, GUN, "timestamp", read, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (file->version, ==, 2);
+  notary_stored_file_free (file);
+  g_assert_cmpuint (f->wrap.update_calls, ==, writes + 1);
+  notary_repo_set_clock (f->repo, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1410,6 +1537,7 @@ main (int argc, char **argv)
   T ("read/snapshot-regeneration", test_snapshot_regeneration);
   T ("read/snapshot-expired-client-key", test_snapshot_expired_client_key);
   T ("read/consistent-view", test_consistent_view);
+  T ("read/ahead", test_read_ahead);
   T ("delete", test_delete);
   T ("health", test_health);
 #undef T
