@@ -86,7 +86,8 @@ struct _NotaryHttpTransport
   const NotaryHttpOptions *opts;
   struct MHD_Daemon *daemon;
   GThreadPool *handlers;    /* Request*: requests that change state */
-  gint reading;             /* requests whose read ahead has not ended */
+  gint deferring;           /* hand-offs under way, and reads ahead not ended */
+  gint closing;             /* stop is draining: no more hand-offs */
   GPtrArray *debug_daemons; /* struct MHD_Daemon* */
   gint in_flight;           /* requests between on_uri and on_completed */
   gint stopping;            /* answers close their connection */
@@ -467,26 +468,32 @@ on_read_ahead (gpointer data)
   r->read = TRUE;
   MHD_resume_connection (r->conn);
   /* the last touch of the transport on behalf of this read (stop waits) */
-  g_atomic_int_add (&t->reading, -1);
+  g_atomic_int_add (&t->deferring, -1);
 }
 
 /* Suspends the connection while @r is answered on the handler pool, or,
  * for a GET of current metadata, while the read it starts from runs
- * (no thread waits for it: the worker answers once it is back). */
-static void
+ * (no thread waits for it: the worker answers once it is back).  FALSE
+ * when the transport is stopping: the caller answers on the worker. */
+static gboolean
 defer (NotaryHttpTransport *t, Request *r)
 {
+  /* Counted before checking `closing`, which stop sets before it waits
+   * for the count to drop: a hand-off either is seen by stop or sees it. */
+  g_atomic_int_inc (&t->deferring);
+  if (g_atomic_int_get (&t->closing))
+    {
+      g_atomic_int_add (&t->deferring, -1);
+      return FALSE;
+    }
   /* MHD calls us again once resumed, on this worker, whatever thread
    * resumed it; resuming before we return is fine. */
   MHD_suspend_connection (r->conn);
-  if (!r->read && r->ex.read == NULL)
-    {
-      g_atomic_int_inc (&t->reading);
-      if (_notary_http_server_read_ahead (t->srv, &r->ex, on_read_ahead, r))
-        return;
-      g_atomic_int_add (&t->reading, -1);
-    }
+  if (r->ex.read == NULL && _notary_http_server_read_ahead (t->srv, &r->ex, on_read_ahead, r))
+    return TRUE; /* on_read_ahead uncounts */
   g_thread_pool_push (t->handlers, r, NULL);
+  g_atomic_int_add (&t->deferring, -1);
+  return TRUE;
 }
 
 static enum MHD_Result
@@ -538,16 +545,15 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
       r->read = FALSE;
       if (_notary_http_server_try_handle (t->srv, &r->ex))
         return queue_response (t, conn, &r->ex);
-      defer (t, r); /* needs more than the read: on to a handler */
-      return MHD_YES;
+      if (defer (t, r)) /* needs more than the read: on to a handler */
+        return MHD_YES;
+      _notary_http_server_handle (t->srv, &r->ex);
+      return queue_response (t, conn, &r->ex);
     }
   if (r->body != NULL)
     r->ex.body = g_byte_array_free_to_bytes (g_steal_pointer (&r->body));
-  if (_notary_http_server_may_block (t->srv, method, r->ex.raw_path))
-    {
-      defer (t, r);
-      return MHD_YES;
-    }
+  if (_notary_http_server_may_block (t->srv, method, r->ex.raw_path) && defer (t, r))
+    return MHD_YES;
   _notary_http_server_handle (t->srv, &r->ex);
   return queue_response (t, conn, &r->ex);
 }
@@ -721,8 +727,11 @@ _notary_http_transport_stop (NotaryHttpTransport *t)
     g_usleep (5000);
   /* Every suspended request must be answered and resumed before MHD
    * closes the connections: it would free them under the handlers, or
-   * under the reads ahead (they end within storage's own timeouts). */
-  while (g_atomic_int_get (&t->reading) > 0)
+   * under the reads ahead (they end within storage's own timeouts).  A
+   * keep-alive client may still send requests: from now on they are
+   * answered on their worker. */
+  g_atomic_int_set (&t->closing, TRUE);
+  while (g_atomic_int_get (&t->deferring) > 0)
     g_usleep (1000);
   if (t->handlers != NULL)
     g_thread_pool_free (g_steal_pointer (&t->handlers), FALSE, TRUE);
