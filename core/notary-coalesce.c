@@ -1,7 +1,8 @@
 /* notary-coalesce.c — see notary-coalesce.h.
  *
- * Each key being read has a Flight while anyone waits for it.  Waiters
- * queue on `next`; whoever runs the flight (a fetch thread, or a get()
+ * Each key being read has a Flight while anyone waits for it, and from
+ * its creation a runner that owns it (queued on the pool or running).
+ * Waiters queue on `next`; whoever runs the flight (a fetch thread, or a get()
  * caller that found it idle) takes the whole queue as the riders of one
  * fetch, *then* starts the fetch, so every rider arrived before the read
  * began.  Waiters that arrive meanwhile queue for the following round.
@@ -21,9 +22,8 @@ typedef struct
 typedef struct
 {
   char *key;
-  GArray *next;       /* Waiter: for the next fetch */
-  guint riding;       /* waiters of the fetch under way */
-  gboolean scheduled; /* a runner owns the flight (queued or running) */
+  GArray *next; /* Waiter: for the next fetch */
+  guint riding; /* waiters of the fetch under way */
 } Flight;
 
 struct _NotaryCoalescer
@@ -39,20 +39,24 @@ struct _NotaryCoalescer
   guint64 fetches;
 };
 
-/* Under the lock: the key's flight, created when nobody waits for it. */
+/* Under the lock: queues @w on the key's flight.  \return the flight
+ * when this created it (the caller must run it or hand it to the pool),
+ * else NULL (its runner will answer @w). */
 static Flight *
-flight_for (NotaryCoalescer *c, const char *key)
+flight_join (NotaryCoalescer *c, const char *key, const Waiter *w)
 {
   Flight *f = g_hash_table_lookup (c->flights, key);
+  Flight *created = NULL;
 
   if (f == NULL)
     {
-      f = g_new0 (Flight, 1);
+      created = f = g_new0 (Flight, 1);
       f->key = g_strdup (key);
       f->next = g_array_new (FALSE, FALSE, sizeof (Waiter));
       g_hash_table_insert (c->flights, f->key, f);
     }
-  return f;
+  g_array_append_val (f->next, *w);
+  return created;
 }
 
 /* One fetch for @riders, each answered with its own copy. */
@@ -111,7 +115,7 @@ flight_run (NotaryCoalescer *c, Flight *f, gboolean inline_caller)
       f->riding = riders->len;
       c->fetches++;
       g_mutex_unlock (&c->lock);
-      /* the flight stays ours (scheduled), key included */
+      /* the flight stays ours, key included */
       fetch_round (c, f->key, riders);
       g_array_unref (riders);
       g_mutex_lock (&c->lock);
@@ -173,13 +177,9 @@ notary_coalescer_get_async (NotaryCoalescer *c, const char *key, NotaryCoalescer
   Flight *f;
 
   g_mutex_lock (&c->lock);
-  f = flight_for (c, key);
-  g_array_append_val (f->next, w);
-  if (!f->scheduled)
-    {
-      f->scheduled = TRUE;
-      g_thread_pool_push (c->fetchers, f, NULL);
-    }
+  f = flight_join (c, key, &w);
+  if (f != NULL)
+    g_thread_pool_push (c->fetchers, f, NULL);
   g_mutex_unlock (&c->lock);
 }
 
@@ -212,17 +212,13 @@ notary_coalescer_get (NotaryCoalescer *c, const char *key, GError **error)
   SyncWait w = { 0 };
   Waiter waiter = { sync_done, &w };
   Flight *f;
-  gboolean run;
 
   g_mutex_init (&w.lock);
   g_cond_init (&w.cond);
   g_mutex_lock (&c->lock);
-  f = flight_for (c, key);
-  g_array_append_val (f->next, waiter);
-  run = !f->scheduled;
-  f->scheduled = TRUE;
+  f = flight_join (c, key, &waiter);
   g_mutex_unlock (&c->lock);
-  if (run)
+  if (f != NULL)
     flight_run (c, f, TRUE); /* our own round answers us */
 
   g_mutex_lock (&w.lock);

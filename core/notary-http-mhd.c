@@ -115,7 +115,6 @@ typedef struct
   GByteArray *body;
   gboolean headers_seen;
   gboolean handled; /* the handler pool answered; the connection was resumed */
-  gboolean read;    /* the read ahead ended; the connection was resumed */
 } Request;
 
 /* ---- credentials -------------------------------------------------------- */
@@ -465,7 +464,6 @@ on_read_ahead (gpointer data)
   Request *r = data;
   NotaryHttpTransport *t = r->t;
 
-  r->read = TRUE;
   MHD_resume_connection (r->conn);
   /* the last touch of the transport on behalf of this read (stop waits) */
   g_atomic_int_add (&t->deferring, -1);
@@ -540,9 +538,8 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
     }
   if (r->handled) /* resumed by run_handler */
     return queue_response (t, conn, &r->ex);
-  if (r->read) /* resumed by on_read_ahead */
+  if (r->ex.read != NULL) /* resumed by on_read_ahead (a handler sets `handled`) */
     {
-      r->read = FALSE;
       if (_notary_http_server_try_handle (t->srv, &r->ex))
         return queue_response (t, conn, &r->ex);
       if (defer (t, r)) /* needs more than the read: on to a handler */

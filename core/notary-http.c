@@ -901,7 +901,7 @@ _notary_http_server_read_ahead (NotaryHttpServer *srv, NotaryHttpExchange *ex, N
   g_autoptr (GMatchInfo) mi = NULL;
   ReadAhead *ra;
 
-  if (!srv->opts.storage_blocks || ex->too_large || !g_str_equal (ex->method, "GET"))
+  if (ex->too_large || !g_str_equal (ex->method, "GET"))
     return FALSE;
   /* the GET route() would take, for a GUN it would serve */
   path = g_uri_unescape_string (ex->raw_path, NULL);

@@ -262,6 +262,12 @@ meta_facts (NotaryRepo *repo, const char *gun, NotaryStoredFile *file, gboolean 
 
 /* Coalesced reads are keyed "<gun>\n<role>": a GUN has no newline
  * (notary_gun_is_valid), so the last one splits the key. */
+static char *
+latest_key (const char *gun, const char *role)
+{
+  return g_strconcat (gun, "\n", role, NULL);
+}
+
 static gpointer
 fetch_latest (gpointer user_data, const char *key, GError **error)
 {
@@ -279,7 +285,7 @@ storage_latest (NotaryRepo *repo, const char *gun, const char *role, GError **er
 
   if (repo->latest_reads == NULL)
     return repo->svt->get_latest (repo->storage, gun, role, error);
-  key = g_strconcat (gun, "\n", role, NULL);
+  key = latest_key (gun, role);
   return notary_coalescer_get (repo->latest_reads, key, error);
 }
 
@@ -327,7 +333,7 @@ notary_repo_read_ahead (NotaryRepo *repo, const char *gun, NotaryRepoReadDone do
   read->gun = g_strdup (gun);
   read->done = done;
   read->user_data = user_data;
-  key = g_strconcat (gun, "\n", "timestamp", NULL);
+  key = latest_key (gun, "timestamp");
   notary_coalescer_get_async (repo->latest_reads, key, read_ahead_done, read);
   return TRUE;
 }
