@@ -4,6 +4,7 @@
  * server, main loop) and wires them together in the reference's start-up
  * order (config-and-ops.md §5), logging the same start-up lines.
  */
+#include "notary-allocator.h"
 #include "notary-build-config.h"
 #include "notary-config.h"
 #include "notary-daemon.h"
@@ -133,6 +134,7 @@ main (int argc, char **argv)
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (NotaryAuth) auth = NULL;
   g_autofree char *msg = NULL;
+  g_autofree char *allocator = NULL;
   NotaryHttpOptions opts = { 0 };
   SignalCtx sig;
 
@@ -186,7 +188,8 @@ main (int argc, char **argv)
 
   msg = g_strdup_printf ("Version: %s, Git commit: notary-c, GLib: %u.%u.%u", NOTARY_VERSION, glib_major_version,
                          glib_minor_version, glib_micro_version);
-  notary_log (NOTARY_LOG_INFO, msg, NULL);
+  allocator = notary_allocator_describe ();
+  notary_log (NOTARY_LOG_INFO, msg, "runtime_malloc", allocator, NULL);
 
   if (flags.list_plugins)
     {

@@ -20,6 +20,7 @@
 #include <glib-unix.h>
 #include <glib.h>
 
+#include "notary-allocator.h"
 #include "notary-build-config.h"
 #include "notary-config.h"
 #include "notary-daemon.h"
@@ -154,7 +155,8 @@ main (int argc, char **argv)
 
   {
     g_autofree char *line = g_strdup_printf ("Version: %s, Git commit: , Build: notary-c", NOTARY_VERSION);
-    notary_log (NOTARY_LOG_INFO, line, NULL);
+    g_autofree char *allocator = notary_allocator_describe ();
+    notary_log (NOTARY_LOG_INFO, line, "runtime_malloc", allocator, NULL);
   }
 
   envp = g_get_environ ();

@@ -1,0 +1,21 @@
+/* notary-allocator.h — which malloc the daemon runs on.
+ *
+ * The executables link mimalloc ahead of libc (meson option `allocator`),
+ * which makes it the malloc of the whole process: GLib, GnuTLS, json-glib
+ * and the plugins included.  This module only reports the outcome, so the
+ * start-up log says what an operator actually got.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* "mimalloc <version>" when mimalloc serves malloc(), "libc malloc"
+ * otherwise.  \return (transfer full) */
+char *notary_allocator_describe (void);
+
+/* TRUE when the build links mimalloc (whether or not it took over). */
+gboolean notary_allocator_is_linked (void);
+
+G_END_DECLS
