@@ -1,9 +1,10 @@
 /* notary-allocator.h — which malloc the daemon runs on.
  *
- * The executables link mimalloc ahead of libc (meson option `allocator`),
- * which makes it the malloc of the whole process: GLib, GnuTLS, json-glib
- * and the plugins included.  This module only reports the outcome, so the
- * start-up log says what an operator actually got.
+ * Built with `-Dallocator=mimalloc`, the executables link mimalloc ahead
+ * of libc, which makes it the malloc of the whole process: GLib, GnuTLS,
+ * json-glib and the plugins included; the default build keeps glibc's.
+ * This module only reports the outcome, so the start-up log says what an
+ * operator actually got.
  */
 #pragma once
 
