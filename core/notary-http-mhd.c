@@ -1,10 +1,23 @@
 /* notary-http-mhd.c — the libmicrohttpd transport of notary-server's HTTP
  * core (the `http_engine=mhd` build).
  *
- * One MHD daemon with a pool of opts->workers threads, each with its own
- * epoll set, all accepting on one listening socket: a worker blocked in a
- * slow backend call accepts nothing meanwhile, and an idle one picks new
- * connections up.  Reads (GET, HEAD) that need no backend are answered
+ * One MHD daemon with a pool of opts->workers threads, each polling its
+ * own connections, all accepting on one listening socket: a worker blocked
+ * in a slow backend call accepts nothing meanwhile, and an idle one picks
+ * new connections up.
+ *
+ * poll(), not epoll: MHD 0.9.75's epoll loop keeps a TLS connection on its
+ * ready list from accept until the handshake completes (only its
+ * post-handshake read path notices EAGAIN), so a worker spins with
+ * epoll_wait(0) for as long as a client takes to send its ClientHello and
+ * its Finished: one silent TCP client kept a CPU at 93%, and every
+ * handshake spun for its round trip (~110 wasted recv() calls per
+ * handshake on loopback; a whole RTT per handshake from a remote client).
+ * poll() waits on what each connection needs.  Its cost grows with the
+ * connections a worker holds (it walks all of them per wake-up): with
+ * 1,000 idle keep-alive connections open, GETs on 32 others ran ~25%
+ * slower than with epoll here, which is the price of not burning a CPU
+ * per slow client.  Reads (GET, HEAD) that need no backend are answered
  * synchronously on the worker that owns the connection: they are short,
  * and a hand-off would cost more than the answer.
  *
@@ -38,12 +51,13 @@
  * hook makes a verified client certificate mandatory, so a client without
  * one fails the handshake, as with libsoup's G_TLS_AUTHENTICATION_REQUIRED.
  *
- * The same hook gives GnuTLS our own socket I/O (TlsConnection): reads go
- * through a small buffer, so a TLS record costs one recv() instead of two
- * (GnuTLS asks for the 5-byte record header, then the rest), and the
+ * The same hook gives GnuTLS our own socket I/O (TlsConnection): the
  * response header record, which MHD sends on its own just before the body
  * record, goes out with MSG_MORE so header and body leave in one segment
- * and wake the client once.
+ * and wake the client once.  Reads go straight to the socket: bytes read
+ * ahead into a buffer of ours would be invisible to poll() and to MHD, so
+ * a request whose last records sat there would never be finished (the
+ * real client's publish hung that way).
  */
 #include "notary-http-private.h"
 #include "notary-log.h"
@@ -76,8 +90,6 @@ typedef struct
   Credentials *cred; /* pinned for the connection's life */
   int fd;
   guint more;       /* records still to send with MSG_MORE */
-  gsize rpos, rlen; /* unread bytes are rbuf[rpos..rlen) */
-  guint8 rbuf[4096];
 } TlsConnection;
 
 struct _NotaryHttpTransport
@@ -232,22 +244,8 @@ static ssize_t
 tls_pull (gnutls_transport_ptr_t ptr, void *data, size_t len)
 {
   TlsConnection *tc = ptr;
-  ssize_t n;
 
-  if (tc->rpos == tc->rlen)
-    {
-      if (len >= sizeof tc->rbuf)
-        return recv (tc->fd, data, len, 0);
-      n = recv (tc->fd, tc->rbuf, sizeof tc->rbuf, 0);
-      if (n <= 0)
-        return n; /* errno tells GnuTLS about EAGAIN */
-      tc->rpos = 0;
-      tc->rlen = n;
-    }
-  n = MIN (len, tc->rlen - tc->rpos);
-  memcpy (data, tc->rbuf + tc->rpos, n);
-  tc->rpos += n;
-  return n;
+  return recv (tc->fd, data, len, 0); /* errno tells GnuTLS about EAGAIN */
 }
 
 static int
@@ -256,8 +254,6 @@ tls_pull_timeout (gnutls_transport_ptr_t ptr, unsigned int ms)
   TlsConnection *tc = ptr;
   struct pollfd pfd = { tc->fd, POLLIN, 0 };
 
-  if (tc->rpos < tc->rlen)
-    return 1;
   return poll (&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int) ms);
 }
 
@@ -307,7 +303,6 @@ on_connection (void *cls, struct MHD_Connection *conn, void **socket_context,
   tc->cred = c;
   tc->fd = MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD)->connect_fd;
   tc->more = 0;
-  tc->rpos = tc->rlen = 0;
   *socket_context = tc;
   /* Replaces the daemon-wide credentials MHD set; the handshake has not
    * started yet. */
@@ -631,7 +626,7 @@ _notary_http_transport_listen (NotaryHttpTransport *t, GInetAddress *ia, guint16
   gboolean tls = t->opts->tls_certificate != NULL;
   /* ITC: MHD_quiesce_daemon needs it */
   unsigned int flags
-      = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_USE_ITC;
+      = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_USE_ITC;
   int fd;
 
   g_return_val_if_fail (t->daemon == NULL, FALSE);

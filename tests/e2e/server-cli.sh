@@ -218,4 +218,74 @@ fi
 kill -TERM "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 
+# ---- slow clients cost no CPU ------------------------------------------------
+# A client that connects and says nothing, or stops halfway through the TLS
+# handshake, must leave the server idle: with MHD's epoll loop a worker
+# spun at ~100% of a CPU for as long as such a client waited (in
+# production, every handshake's round trip).  Each client below waits 2 s:
+# a busy loop costs ~2 s of CPU then, an idle server next to nothing.
+port=$(free_port)
+write_server_config "$T/slow.json" "$port"
+(cd "$T" && exec "$NOTARY_SERVER_BIN" -config="$T/slow.json") >"$T/slow.log" 2>&1 &
+pid=$!
+E2E_PIDS+=("$pid")
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$1/stat"; }
+if wait_for_line "$T/slow.log" "Starting on" 100; then
+  for mode in silent-tcp stalled-handshake; do
+    before=$(cpu_ms "$pid")
+    if out=$(python3 - "$port" "$mode" "$ROOT_CA" 2>&1 <<'EOF'
+import socket, ssl, sys, time
+port, mode, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+if mode == "stalled-handshake":
+    ctx = ssl.create_default_context(cafile=ca)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inc, out, server_hostname="notary-server")
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    sock.sendall(out.read())  # ClientHello
+    for _ in range(100):  # the server's flight, in as many reads as it takes
+        data = sock.recv(65536)
+        if not data:
+            sys.exit("the server closed the connection mid-handshake")
+        inc.write(data)
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            continue
+    else:
+        sys.exit("no complete server flight")
+    finished = out.read()  # held back: the server waits for it
+    time.sleep(2)
+    sock.sendall(finished)
+else:
+    time.sleep(2)
+sock.close()
+EOF
+    ); then
+      used=$(($(cpu_ms "$pid") - before))
+      if ((used < 500)); then
+        ok "$mode client for 2 s: the server stays idle (${used} ms of CPU)"
+      else
+        not_ok "$mode client for 2 s: the server used ${used} ms of CPU (a busy loop)"
+      fi
+    else
+      not_ok "$mode client: $out"
+    fi
+  done
+  if curl -fsS --max-time 5 --cacert "$ROOT_CA" "https://127.0.0.1:$port/v2/" >/dev/null; then
+    ok "the server answers after the slow clients left"
+  else
+    not_ok "no answer after the slow clients left"
+  fi
+else
+  not_ok "slow clients: server did not start"
+  diag_file "$T/slow.log" 10
+fi
+kill -TERM "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+
 done_testing
