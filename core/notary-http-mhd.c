@@ -4,7 +4,9 @@
  * One MHD daemon with a pool of opts->workers threads, each polling its
  * own connections, all accepting on one listening socket: a worker blocked
  * in a slow backend call accepts nothing meanwhile, and an idle one picks
- * new connections up.
+ * new connections up.  Reads (GET, HEAD) that need no backend are
+ * answered synchronously on the worker that owns the connection: they are
+ * short, and a hand-off would cost more than the answer.
  *
  * poll(), not epoll: MHD 0.9.75's epoll loop keeps a TLS connection on its
  * ready list from accept until the handshake completes (only its
@@ -15,11 +17,9 @@
  * handshake on loopback; a whole RTT per handshake from a remote client).
  * poll() waits on what each connection needs.  Its cost grows with the
  * connections a worker holds (it walks all of them per wake-up): with
- * 1,000 idle keep-alive connections open, GETs on 32 others ran ~25%
+ * 1,000 idle keep-alive connections open, GETs on 32 others ran 13-33%
  * slower than with epoll here, which is the price of not burning a CPU
- * per slow client.  Reads (GET, HEAD) that need no backend are answered
- * synchronously on the worker that owns the connection: they are short,
- * and a hand-off would cost more than the answer.
+ * per slow client.
  *
  * Requests that change state (publish, delete, key rotation), and with a
  * database behind (opts->storage_blocks) the reads that query it, run
