@@ -14,16 +14,6 @@
 #include <mimalloc.h>
 #endif
 
-gboolean
-notary_allocator_is_linked (void)
-{
-#ifdef NOTARY_WITH_MIMALLOC
-  return TRUE;
-#else
-  return FALSE;
-#endif
-}
-
 char *
 notary_allocator_describe (void)
 {

@@ -16,7 +16,4 @@ G_BEGIN_DECLS
  * otherwise.  \return (transfer full) */
 char *notary_allocator_describe (void);
 
-/* TRUE when the build links mimalloc (whether or not it took over). */
-gboolean notary_allocator_is_linked (void);
-
 G_END_DECLS

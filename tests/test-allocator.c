@@ -21,13 +21,12 @@ test_describe_matches_build (void)
 {
   g_autofree char *name = notary_allocator_describe ();
 
-  if (notary_allocator_is_linked ())
-    {
-      g_assert_true (g_str_has_prefix (name, "mimalloc "));
-      g_assert_cmpuint (strlen (name), >, strlen ("mimalloc "));
-    }
-  else
-    g_assert_cmpstr (name, ==, "libc malloc");
+#ifdef NOTARY_WITH_MIMALLOC
+  g_assert_true (g_str_has_prefix (name, "mimalloc "));
+  g_assert_cmpuint (strlen (name), >, strlen ("mimalloc "));
+#else
+  g_assert_cmpstr (name, ==, "libc malloc");
+#endif
 }
 
 static void
