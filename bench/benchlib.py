@@ -18,6 +18,7 @@
                                  the checksum-addressed targets file name
   wrk-parse FILE                 print wrk --latency output as JSON
   rss PID                        print "VmRSS_kB VmHWM_kB"
+  rss-map PID                    resident kB per mapping (why RSS is what it is)
   report --dir D                 metrics.tsv -> table.md, plot data, PNG
 
 metrics.tsv lines: MODE SIDE ROW METRIC VALUE (tab-separated); SIDE is
@@ -189,6 +190,31 @@ def rss(pid):
             if k in ("VmRSS", "VmHWM"):
                 vals[k] = int(v.split()[0])
     print(vals.get("VmRSS", 0), vals.get("VmHWM", 0))
+    return 0
+
+
+def rss_map(pid):
+    """Where a process's resident memory is: the anon/file split from
+    /proc/PID/status, then resident kB per mapping (largest first), so a
+    peak RSS figure can be explained (shared libraries, heap, thread
+    arenas) without rerunning the bench."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem", "Threads")):
+                print(" ".join(line.split()))
+    per = {}
+    name = None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            first = line.split(None, 1)[0]
+            if "-" in first and not first.endswith(":"):
+                parts = line.split()
+                name = parts[5] if len(parts) > 5 else "[anon]"
+            elif first == "Rss:":
+                per[name] = per.get(name, 0) + int(line.split()[1])
+    for name, kb in sorted(per.items(), key=lambda kv: -kv[1]):
+        if kb >= 64:
+            print(f"{kb:8d} kB  {name}")
     return 0
 
 
@@ -475,6 +501,8 @@ def main():
     if cmd == "wrk-parse":
         print(json.dumps(wrk_parse(argv[0])))
         return 0
+    if cmd == "rss-map":
+        return rss_map(argv[0])
     if cmd == "rss":
         return rss(argv[0])
     if cmd == "report":

@@ -20,9 +20,12 @@
  * touch the row again.
  *
  * Decrypted keys are cached by key ID, as the reference does, so PBKDF2
- * runs once per key and process.  One connection serves all threads
- * under a mutex: traffic is a few statements per key, and a dropped
- * connection is re-dialled on the next statement.
+ * runs once per key while it stays in use; unlike the reference's, the
+ * cache is bounded (storage.key_cache_size, notary-signer-keycache.h).
+ * An evicted key is read again with its row, so its used flag comes back
+ * from the database.  One connection serves all threads under a mutex:
+ * traffic is a few statements per key, and a dropped connection is
+ * re-dialled on the next statement.
  */
 #include "notary-signer-keystore.h"
 
@@ -33,17 +36,11 @@
 
 #include "notary-log.h"
 #include "notary-signer-jwe.h"
+#include "notary-signer-keycache.h"
 #include "notary-signer-keyformat.h"
 #include "storage-mysql-dsn.h"
 
 #define TABLE "private_keys"
-
-typedef struct
-{
-  NotaryPrivateKey *key;
-  char *role;
-  gboolean used; /* last_used is set in the database */
-} CacheEntry;
 
 typedef struct
 {
@@ -56,20 +53,10 @@ typedef struct
   GMutex db_lock; /* guards conn */
   MYSQL *conn;
 
-  GMutex cache_lock;
-  GHashTable *cache; /* key ID → CacheEntry */
+  NotarySignerKeyCache *cache;
 } MysqlStore;
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MYSQL_RES, mysql_free_result)
-
-static void
-cache_entry_free (gpointer p)
-{
-  CacheEntry *e = p;
-  notary_private_key_unref (e->key);
-  g_free (e->role);
-  g_free (e);
-}
 
 /* ---- passphrases -------------------------------------------------------- */
 
@@ -265,45 +252,6 @@ sql_begin (MysqlStore *self, const char *head, GError **error)
   return g_string_new (head);
 }
 
-/* ---- cache -------------------------------------------------------------- */
-
-static NotaryPrivateKey *
-cache_lookup (MysqlStore *self, const char *key_id, char **out_role, gboolean *out_used)
-{
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->cache_lock);
-  CacheEntry *e = g_hash_table_lookup (self->cache, key_id);
-
-  if (e == NULL)
-    return NULL;
-  if (out_role != NULL)
-    *out_role = g_strdup (e->role);
-  if (out_used != NULL)
-    *out_used = e->used;
-  return notary_private_key_ref (e->key);
-}
-
-static void
-cache_store (MysqlStore *self, const char *key_id, NotaryPrivateKey *key, const char *role, gboolean used)
-{
-  CacheEntry *e = g_new0 (CacheEntry, 1);
-  e->key = notary_private_key_ref (key);
-  e->role = g_strdup (role);
-  e->used = used;
-  g_mutex_lock (&self->cache_lock);
-  g_hash_table_replace (self->cache, g_strdup (key_id), e);
-  g_mutex_unlock (&self->cache_lock);
-}
-
-static void
-cache_set_used (MysqlStore *self, const char *key_id)
-{
-  g_mutex_lock (&self->cache_lock);
-  CacheEntry *e = g_hash_table_lookup (self->cache, key_id);
-  if (e != NULL)
-    e->used = TRUE;
-  g_mutex_unlock (&self->cache_lock);
-}
-
 /* ---- rows --------------------------------------------------------------- */
 
 typedef struct
@@ -419,7 +367,7 @@ mysql_get_key (NotarySignerKeyStore *store, const char *key_id, char **out_role,
 {
   MysqlStore *self = (MysqlStore *)store;
   g_autoptr (Row) r = NULL;
-  NotaryPrivateKey *key = cache_lookup (self, key_id, out_role, NULL);
+  NotaryPrivateKey *key = notary_signer_key_cache_lookup (self->cache, key_id, out_role, NULL);
 
   if (key != NULL)
     return key;
@@ -429,7 +377,7 @@ mysql_get_key (NotarySignerKeyStore *store, const char *key_id, char **out_role,
   key = open_row (self, r, error);
   if (key == NULL)
     return NULL;
-  cache_store (self, key_id, key, r->role, r->used);
+  notary_signer_key_cache_store (self->cache, key_id, key, r->role, r->used);
   if (out_role != NULL)
     *out_role = g_strdup (r->role);
   return key;
@@ -544,7 +492,8 @@ mysql_create_key (NotarySignerKeyStore *store, const char *gun, const char *role
     return NULL;
   if (!insert_key (self, key, gun, role, jwe, error))
     return NULL;
-  cache_store (self, notary_key_get_id (notary_private_key_get_public (key)), key, role, FALSE);
+  notary_signer_key_cache_store (self->cache, notary_key_get_id (notary_private_key_get_public (key)), key,
+                                 role, FALSE);
   return notary_key_ref (notary_private_key_get_public (key));
 }
 
@@ -635,7 +584,7 @@ mysql_mark_used (NotarySignerKeyStore *store, const char *key_id)
   g_autoptr (NotaryPrivateKey) key = NULL;
   gboolean used = FALSE;
 
-  key = cache_lookup (self, key_id, NULL, &used);
+  key = notary_signer_key_cache_lookup (self->cache, key_id, NULL, &used);
   if (key != NULL && used)
     return;
   if (!replace_as_used (self, key_id, &error))
@@ -645,7 +594,7 @@ mysql_mark_used (NotarySignerKeyStore *store, const char *key_id)
                   NULL);
       return;
     }
-  cache_set_used (self, key_id);
+  notary_signer_key_cache_set_used (self->cache, key_id);
 }
 
 static gboolean
@@ -654,9 +603,7 @@ mysql_delete_key (NotarySignerKeyStore *store, const char *key_id, GError **erro
   MysqlStore *self = (MysqlStore *)store;
   g_autoptr (GString) sql = NULL;
 
-  g_mutex_lock (&self->cache_lock);
-  g_hash_table_remove (self->cache, key_id);
-  g_mutex_unlock (&self->cache_lock);
+  notary_signer_key_cache_remove (self->cache, key_id);
 
   g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->db_lock);
   /* A real DELETE (the reference soft-deletes with UPDATE): the
@@ -694,9 +641,8 @@ mysql_free (NotarySignerKeyStore *store)
 {
   MysqlStore *self = (MysqlStore *)store;
   conn_close (self);
-  g_hash_table_unref (self->cache);
+  notary_signer_key_cache_free (self->cache);
   g_mutex_clear (&self->db_lock);
-  g_mutex_clear (&self->cache_lock);
   notary_mysql_dsn_free (self->dsn);
   g_free (self->where);
   g_free (self->default_alias);
@@ -715,7 +661,8 @@ static const NotarySignerKeyStoreClass mysql_class = {
 };
 
 NotarySignerKeyStore *
-notary_signer_mysql_store_new (const char *db_url, const char *default_alias, char **envp, GError **error)
+notary_signer_mysql_store_new (const char *db_url, const char *default_alias, guint key_cache_size,
+                               char **envp, GError **error)
 {
   g_autoptr (NotaryMysqlDsn) dsn = notary_mysql_dsn_parse (db_url, error);
   MysqlStore *self;
@@ -730,8 +677,7 @@ notary_signer_mysql_store_new (const char *db_url, const char *default_alias, ch
   self->default_alias = g_strdup (default_alias);
   self->envp = g_strdupv (envp);
   g_mutex_init (&self->db_lock);
-  g_mutex_init (&self->cache_lock);
-  self->cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, cache_entry_free);
+  self->cache = notary_signer_key_cache_new (key_cache_size);
 
   /* Connect now, as the reference does, so a bad URL fails at start-up. */
   if (!conn_dial (self, error))

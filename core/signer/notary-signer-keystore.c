@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "notary-signer-keycache.h"
 #include "storage-mysql-dsn.h"
 
 G_DEFINE_QUARK (notary - keystore - error - quark, notary_keystore_error)
@@ -146,6 +147,8 @@ notary_signer_keystore_open (NotaryConfig *config, char **envp, GError **error)
   g_autofree char *alias = NULL;
   g_autofree char *passphrase = NULL;
   g_autofree char *variable = NULL;
+  g_autofree char *cache_size_str = NULL;
+  guint64 cache_size = NOTARY_SIGNER_KEY_CACHE_DEFAULT;
   g_autoptr (GError) local = NULL;
   NotarySignerKeyStore *store;
 
@@ -185,6 +188,13 @@ notary_signer_keystore_open (NotaryConfig *config, char **envp, GError **error)
   if (alias == NULL || alias[0] == '\0')
     return throw_config (error, "must provide a default alias for the key DB");
 
+  /* Ours: the reference caches every key it ever decrypted. */
+  cache_size_str = notary_config_dup_string (config, "storage.key_cache_size");
+  if (cache_size_str != NULL && cache_size_str[0] != '\0'
+      && !g_ascii_string_to_unsigned (cache_size_str, 10, 0, G_MAXINT, &cache_size, NULL))
+    return throw_config (error, "storage.key_cache_size must be a number of keys (0 or more), not \"%s\"",
+                         cache_size_str);
+
   /* Ours: the reference only notices at the first CreateKey. */
   passphrase = notary_signer_passphrase_lookup (envp, alias, NULL);
   if (passphrase == NULL)
@@ -198,7 +208,7 @@ notary_signer_keystore_open (NotaryConfig *config, char **envp, GError **error)
     }
   memset (passphrase, 0, strlen (passphrase));
 
-  store = notary_signer_mysql_store_new (db_url, alias, envp, &local);
+  store = notary_signer_mysql_store_new (db_url, alias, (guint)cache_size, envp, &local);
   if (store == NULL)
     {
       g_set_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_UNAVAILABLE,

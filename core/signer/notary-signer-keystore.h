@@ -63,8 +63,9 @@ NotarySignerKeyStore *notary_signer_memory_store_new (void);
  * @db_url: go-sql-driver DSN; @default_alias: alias for new keys; @envp:
  * where passphrases are looked up (copied).  Connects before returning:
  * UNAVAILABLE when the database cannot be reached. */
+/* @key_cache_size: decrypted keys kept in memory (notary-signer-keycache.h). */
 NotarySignerKeyStore *notary_signer_mysql_store_new (const char *db_url, const char *default_alias,
-                                                     char **envp, GError **error);
+                                                     guint key_cache_size, char **envp, GError **error);
 
 /* "NOTARY_SIGNER_" + @alias upper-cased, '.' → '_'.  (transfer full) */
 char *notary_signer_passphrase_variable (const char *alias);

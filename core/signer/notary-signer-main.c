@@ -53,9 +53,17 @@ signer_flags_clear (SignerFlags *f)
 }
 
 static const char *const signer_known_paths[] = {
-  "server.grpc_addr",  "server.tls_cert_file", "server.tls_key_file",   "server.client_ca_file",
-  "storage.backend",   "storage.db_url",       "storage.default_alias", "default_alias",
-  "logging.level",     NULL,
+  "server.grpc_addr",
+  "server.tls_cert_file",
+  "server.tls_key_file",
+  "server.client_ca_file",
+  "storage.backend",
+  "storage.db_url",
+  "storage.default_alias",
+  "default_alias",
+  "storage.key_cache_size",
+  "logging.level",
+  NULL,
 };
 
 static void

@@ -74,6 +74,19 @@ test_keystore_open (void)
     { "{\"backend\":\"mysql\",\"db_url\":\"signer@tcp(127.0.0.1:1)/db\",\"default_alias\":\"timestamp_1\"}",
       "", "NOTARY_SIGNER_TIMESTAMP_1=pw", NULL,
       "failed to create a new keydbstore: cannot connect to mysql " },
+    /* ours: the bound on decrypted keys kept in memory */
+    { "{\"backend\":\"mysql\",\"db_url\":\"signer@tcp(127.0.0.1:1)/db\",\"default_alias\":\"timestamp_1\","
+      "\"key_cache_size\":-1}",
+      "", "NOTARY_SIGNER_TIMESTAMP_1=pw",
+      "storage.key_cache_size must be a number of keys (0 or more), not \"-1\"", NULL },
+    { "{\"backend\":\"mysql\",\"db_url\":\"signer@tcp(127.0.0.1:1)/db\",\"default_alias\":\"timestamp_1\","
+      "\"key_cache_size\":\"many\"}",
+      "", "NOTARY_SIGNER_TIMESTAMP_1=pw",
+      "storage.key_cache_size must be a number of keys (0 or more), not \"many\"", NULL },
+    { "{\"backend\":\"mysql\",\"db_url\":\"signer@tcp(127.0.0.1:1)/db\",\"default_alias\":\"timestamp_1\","
+      "\"key_cache_size\":0}",
+      "", "NOTARY_SIGNER_TIMESTAMP_1=pw", NULL,
+      "failed to create a new keydbstore: cannot connect to mysql " },
   };
   g_autoptr (GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("signer-config-XXXXXX", &error);
@@ -233,6 +246,11 @@ test_daemon_errors (void)
       "grpc server failed to listen on 127.0.0.1:99999: *" },
     { "{\"server\":{TLS,\"grpc_addr\":\"127.0.0.1:PORT\"},\"storage\":{\"backend\":\"memory\"}}",
       "NOTARY_SIGNER_SERVER=x", "NOTARY_SIGNER_SERVER: cannot override \"server\": *" },
+    /* an env override of a key absent from the file */
+    { "{\"server\":{TLS,\"grpc_addr\":\"127.0.0.1:PORT\"},\"storage\":{\"backend\":\"mysql\","
+      "\"db_url\":\"signer@tcp(127.0.0.1:1)/notarysigner\",\"default_alias\":\"timestamp_1\"}}",
+      "NOTARY_SIGNER_STORAGE_KEY_CACHE_SIZE=1k",
+      "storage.key_cache_size must be a number of keys (0 or more), not \"1k\"" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)

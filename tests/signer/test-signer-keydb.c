@@ -21,6 +21,7 @@
 #include "notary-build-config.h"
 #include "notary-signer-debug.h"
 #include "notary-signer-jwe.h"
+#include "notary-signer-keycache.h"
 #include "notary-signer-keyformat.h"
 #include "notary-signer-keystore.h"
 #include "notary-signer-service.h"
@@ -105,8 +106,8 @@ static NotarySignerKeyStore *
 open_store (Fixture *f, const char *alias, char **envp)
 {
   g_autoptr (GError) error = NULL;
-  NotarySignerKeyStore *s
-      = notary_signer_mysql_store_new (f->db_url, alias, envp != NULL ? envp : f->envp, &error);
+  NotarySignerKeyStore *s = notary_signer_mysql_store_new (f->db_url, alias, NOTARY_SIGNER_KEY_CACHE_DEFAULT,
+                                                           envp != NULL ? envp : f->envp, &error);
   g_assert_no_error (error);
   g_assert_nonnull (s);
   return s;
@@ -168,6 +169,73 @@ row_public (Fixture *f, const char *key_id)
   k = notary_key_new (alg, b, &error);
   g_assert_no_error (error);
   return k;
+}
+
+/* ---- the bounded key cache ------------------------------------------------ */
+
+static NotarySignerKeyStore *
+open_store_cached (Fixture *f, guint cache_size)
+{
+  g_autoptr (GError) error = NULL;
+  NotarySignerKeyStore *s
+      = notary_signer_mysql_store_new (f->db_url, "timestamp_1", cache_size, f->envp, &error);
+  g_assert_no_error (error);
+  return s;
+}
+
+/* With room for one key, a second evicts the first: the first is read and
+ * decrypted from its row again (so deleting the row behind the store's
+ * back makes it unknown), while the cached one is answered from memory. */
+static void
+test_cache_eviction (Fixture *f, gconstpointer data)
+{
+  g_autoptr (NotarySignerKeyStore) s = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *a = NULL;
+  g_autofree char *b = NULL;
+  g_autofree char *used = NULL;
+
+  if (f->admin == NULL)
+    return;
+  s = open_store_cached (f, 1);
+  a = create (s, "docker.io/library/a", "timestamp", "ecdsa");
+  b = create (s, "docker.io/library/b", "timestamp", "ecdsa");
+
+  /* "a" was evicted by "b": it signs after a fresh read of its row, and
+   * that marks the row used. */
+  {
+    g_autoptr (NotaryKey) pub = row_public (f, a);
+    sign_rpc (s, a, pub);
+  }
+  used = admin_value (f, "SELECT last_used IS NOT NULL FROM private_keys WHERE key_id = '%s'", a);
+  g_assert_cmpstr (used, ==, "1");
+
+  /* Now "a" is the cached one and "b" is not. */
+  admin_exec (f, "DELETE FROM private_keys WHERE key_id IN ('%s', '%s')", a, b);
+  {
+    g_autoptr (NotaryPrivateKey) k = s->klass->get_key (s, a, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (k);
+  }
+  {
+    g_autoptr (NotaryPrivateKey) k = s->klass->get_key (s, b, NULL, &error);
+    g_assert_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_NOT_FOUND);
+    g_assert_null (k);
+    g_clear_error (&error);
+  }
+
+  /* Capacity 0 caches nothing: every get reads the row. */
+  {
+    g_autoptr (NotarySignerKeyStore) none = open_store_cached (f, 0);
+    g_autofree char *c = create (none, "docker.io/library/c", "timestamp", "ed25519");
+    g_autoptr (NotaryKey) pub = row_public (f, c);
+    g_autoptr (NotaryPrivateKey) k = NULL;
+    sign_rpc (none, c, pub);
+    admin_exec (f, "DELETE FROM private_keys WHERE key_id = '%s'", c);
+    k = none->klass->get_key (none, c, NULL, &error);
+    g_assert_error (error, NOTARY_KEYSTORE_ERROR, NOTARY_KEYSTORE_ERROR_NOT_FOUND);
+    g_assert_null (k);
+  }
 }
 
 /* ---- rows as the reference writes them ---------------------------------- */
@@ -826,5 +894,6 @@ main (int argc, char **argv)
   g_test_add ("/signer/keydb/tampered-rows", Fixture, NULL, setup, test_tampered_rows, teardown);
   g_test_add ("/signer/keydb/health-and-debug", Fixture, NULL, setup, test_health_and_debug, teardown);
   g_test_add ("/signer/keydb/cross-daemons", Fixture, NULL, setup, test_cross_daemons, teardown);
+  g_test_add ("/signer/keydb/cache-eviction", Fixture, NULL, setup, test_cache_eviction, teardown);
   return g_test_run ();
 }
