@@ -4,6 +4,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 
@@ -11,6 +12,14 @@ struct _NotaryEcdsaKey
 {
   EVP_PKEY *pkey;
 };
+
+void
+notary_ecdsa_process_init (void)
+{
+  /* The first initialisation decides: later ones (libmariadb's) cannot
+   * register the atexit handler any more. */
+  OPENSSL_init_crypto (OPENSSL_INIT_NO_ATEXIT, NULL);
+}
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY_CTX, EVP_PKEY_CTX_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ECDSA_SIG, ECDSA_SIG_free)

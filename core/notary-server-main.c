@@ -8,6 +8,7 @@
 #include "notary-build-config.h"
 #include "notary-config.h"
 #include "notary-daemon.h"
+#include "notary-ecdsa.h"
 #include "notary-http.h"
 #include "notary-log.h"
 #include "notary-plugin-loader.h"
@@ -147,6 +148,7 @@ main (int argc, char **argv)
     { "list-plugins", NOTARY_FLAG_BOOL, &flags.list_plugins },
   };
 
+  notary_ecdsa_process_init ();
   if (!notary_daemon_parse_flags (argc, argv, flag_table, G_N_ELEMENTS (flag_table), &flags.help, &error))
     {
       fprintf (stderr, "%s\n", error->message);

@@ -1,6 +1,8 @@
 /* test-ecdsa.c — core/notary-ecdsa.c on its own: keys GnuTLS made verify
  * signatures GnuTLS made on every curve notary uses, and libcrypto refuses
  * what it must (points off the curve, unknown curves, wrong digests). */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <gnutls/abstract.h>
@@ -39,7 +41,8 @@ make_signature (const Curve *c, const guint8 digest[32], guint8 *point, guint8 *
   gnutls_datum_t hash = { (unsigned char *)digest, 32 };
 
   g_assert_cmpint (gnutls_privkey_init (&priv), ==, 0);
-  g_assert_cmpint (gnutls_privkey_generate (priv, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS (c->curve), 0), ==, 0);
+  g_assert_cmpint (gnutls_privkey_generate (priv, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS (c->curve), 0), ==,
+                   0);
   g_assert_cmpint (gnutls_privkey_export_ecc_raw2 (priv, NULL, &x, &y, &k, GNUTLS_EXPORT_FLAG_NO_LZ), ==, 0);
   point[0] = 0x04;
   put (point + 1, c->half, &x);
@@ -145,6 +148,46 @@ test_threads (void)
     g_thread_join (t[i]);
 }
 
+/* Threads that used libcrypto ending while main() exits: with the
+ * process set up as the daemons do, nothing of libcrypto's per-thread
+ * state is lost (under ASan, LSan would report the error queues of the
+ * threads that exited after libcrypto's atexit cleanup), and the exit is
+ * clean.  Racy by nature: a child runs it, twenty times. */
+static pthread_barrier_t exit_barrier;
+
+static gpointer
+verify_then_end (gpointer data)
+{
+  Shared *sh = data;
+  g_assert_true (notary_ecdsa_key_verify (sh->key, sh->digest, sh->rs, 32));
+  pthread_barrier_wait (&exit_barrier);
+  return NULL;
+}
+
+static void
+test_exit_with_threads (void)
+{
+  if (g_test_subprocess ())
+    {
+      guint8 digest[32] = { 9 }, point[65], rs[64];
+      notary_ecdsa_process_init ();
+      make_signature (&curves[0], digest, point, rs);
+      static Shared sh;
+      sh = (Shared){ notary_ecdsa_key_new ("P-256", point, sizeof point), digest, rs };
+      pthread_barrier_init (&exit_barrier, NULL, 9);
+      for (int i = 0; i < 8; i++)
+        g_thread_unref (g_thread_new ("verify", verify_then_end, &sh));
+      pthread_barrier_wait (&exit_barrier);
+      exit (0);
+    }
+  for (int i = 0; i < 20; i++)
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+      g_test_trap_assert_stderr_unmatched ("*LeakSanitizer*");
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -152,5 +195,6 @@ main (int argc, char **argv)
   g_test_add_func ("/ecdsa/curves", test_curves);
   g_test_add_func ("/ecdsa/refusals", test_refusals);
   g_test_add_func ("/ecdsa/threads", test_threads);
+  g_test_add_func ("/ecdsa/exit-with-threads", test_exit_with_threads);
   return g_test_run ();
 }

@@ -24,6 +24,7 @@
 #include "notary-build-config.h"
 #include "notary-config.h"
 #include "notary-daemon.h"
+#include "notary-ecdsa.h"
 #include "notary-grpc.h"
 #include "notary-log.h"
 #include "notary-signer-debug.h"
@@ -114,6 +115,7 @@ main (int argc, char **argv)
 
   /* A vanished peer must cost a connection, never the process. */
   signal (SIGPIPE, SIG_IGN);
+  notary_ecdsa_process_init ();
 
   const NotaryFlag flag_table[] = {
     { "config", NOTARY_FLAG_STRING, &flags.config },
