@@ -18,6 +18,8 @@
                                  the checksum-addressed targets file name
   wrk-parse FILE                 print wrk --latency output as JSON
   rss PID                        print "VmRSS_kB VmHWM_kB"
+  median-run KEY FILE...         print the FILE (JSON, or wrk output) with the
+                                 median KEY
   rss-map PID                    resident kB per mapping (why RSS is what it is)
   report --dir D                 metrics.tsv -> table.md, plot data, PNG
 
@@ -190,6 +192,20 @@ def rss(pid):
             if k in ("VmRSS", "VmHWM"):
                 vals[k] = int(v.split()[0])
     print(vals.get("VmRSS", 0), vals.get("VmHWM", 0))
+    return 0
+
+
+def median_run(key, files):
+    """The file of the run with the median @key: pubgen/pubsend JSON, or
+    raw wrk output (parsed).  Rows that repeat a run report that one."""
+    def value(path):
+        try:
+            with open(path) as f:
+                return json.load(f)[key]
+        except ValueError:
+            return wrk_parse(path)[key]
+    runs = sorted((value(f), f) for f in files)
+    print(runs[len(runs) // 2][1])
     return 0
 
 
@@ -507,6 +523,8 @@ def main():
     if cmd == "wrk-parse":
         print(json.dumps(wrk_parse(argv[0])))
         return 0
+    if cmd == "median-run":
+        return median_run(argv[0], argv[1:])
     if cmd == "rss-map":
         return rss_map(argv[0])
     if cmd == "rss":
