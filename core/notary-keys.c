@@ -3,11 +3,18 @@
  *
  * SECTION:notary-keys
  *
- * A #NotaryKey is immutable once built: it keeps only plain bytes (the
+ * A #NotaryKey is immutable once built: it keeps plain bytes (the
  * published public bytes and, for verifiable types, the DER
- * SubjectPublicKeyInfo of the verification key).  Every verification imports
- * those bytes into a fresh gnutls_pubkey_t, so keys can be shared between
+ * SubjectPublicKeyInfo of the verification key), what the root checks read
+ * from its certificate, and for ECDSA libcrypto's form of the key, made
+ * once on first use (notary-ecdsa.h).  Other verifications import the
+ * bytes into a fresh gnutls_pubkey_t, so keys can be shared between
  * threads without locks and no GnuTLS object outlives a call.
+ *
+ * Reading keys is most of the CPU of a first publish after the signature
+ * checks themselves (a new root: one certificate and three SPKI keys), so
+ * each certificate is parsed once, and ECDSA keys in the one SPKI form Go
+ * writes skip GnuTLS's ASN.1 decoder (EcSpkiForm).
  *
  * A #NotaryPrivateKey owns GnuTLS key objects; GnuTLS does not promise that
  * one object may be used from several threads at once, so every use goes
@@ -380,6 +387,38 @@ typedef enum
   KIND_RSA_X509,
 } KeyKind;
 
+/* What the root-certificate checks (§6) and the expiry read from one
+ * certificate.  Read while the certificate is parsed anyway: parsing it
+ * (libtasn1 builds a node tree of the whole certificate) costs far more
+ * than the checks, and every publish carrying a new root runs both. */
+typedef struct
+{
+  GBytes *der;
+  char *cn; /* Go's Subject.CommonName */
+  gboolean is_ca;
+  time_t not_before; /* (time_t)-1 when unreadable */
+  time_t not_after;
+  gboolean sha1_signed;
+  int pk_algorithm; /* gnutls_pk_algorithm_t */
+  unsigned int bits;
+} CertFacts;
+
+static void
+cert_facts_clear (CertFacts *f)
+{
+  g_clear_pointer (&f->der, g_bytes_unref);
+  g_clear_pointer (&f->cn, g_free);
+}
+
+static void
+cert_facts_free (CertFacts *f)
+{
+  cert_facts_clear (f);
+  g_free (f);
+}
+
+static void cert_facts_read (CertFacts *f, gnutls_x509_crt_t crt, GBytes *der);
+
 struct _NotaryKey
 {
   gatomicrefcount ref;
@@ -399,6 +438,9 @@ struct _NotaryKey
    * threads). */
   GBytes *ec_point;
   NotaryEcdsaKey *ecdsa;
+  /* x509 kinds: what the root checks read from the first certificate,
+   * kept from the one parse (see CertFacts). */
+  CertFacts *leaf;
 };
 
 static KeyKind
@@ -415,6 +457,106 @@ kind_for_keytype (const char *keytype)
   if (g_str_equal (keytype, "rsa-x509"))
     return KIND_RSA_X509;
   return KIND_OPAQUE;
+}
+
+/* Strips leading zero bytes so gnutls_encode_rs_value produces minimal DER
+ * INTEGERs (strict decoders reject "00 xx" with xx < 0x80), and from
+ * coordinates before they are padded to the field size. */
+static gnutls_datum_t
+trim_leading_zeros (const guint8 *p, gsize len)
+{
+  while (len > 1 && p[0] == 0)
+    {
+      p++;
+      len--;
+    }
+  gnutls_datum_t d = { (unsigned char *)p, (unsigned int)len };
+  return d;
+}
+
+/* The uncompressed point 0x04 ‖ X ‖ Y, coordinates left-padded to the
+ * field size (GnuTLS hands them out as integers, with or without a leading
+ * zero); NULL when they do not fit the curve. */
+static GBytes *
+ec_point_new (gnutls_ecc_curve_t curve, const gnutls_datum_t *x, const gnutls_datum_t *y)
+{
+  gsize half = gnutls_ecc_curve_get_size (curve);
+  gnutls_datum_t xs = trim_leading_zeros (x->data, x->size);
+  gnutls_datum_t ys = trim_leading_zeros (y->data, y->size);
+  if (half == 0 || xs.size > half || ys.size > half)
+    return NULL;
+  guint8 *point = g_malloc0 (1 + 2 * half);
+  point[0] = 0x04;
+  if (xs.size > 0)
+    memcpy (point + 1 + half - xs.size, xs.data, xs.size);
+  if (ys.size > 0)
+    memcpy (point + 1 + 2 * half - ys.size, ys.data, ys.size);
+  return g_bytes_new_take (point, 1 + 2 * half);
+}
+
+/* The DER SubjectPublicKeyInfo of an uncompressed point on a named NIST
+ * curve is a fixed prefix followed by the point: the only form Go's
+ * x509.MarshalPKIXPublicKey writes for ECDSA keys, so the one notary
+ * clients publish and the one key IDs of certificate keys are computed
+ * over.  DER is canonical: a key in this form is recognised byte for byte
+ * and needs no ASN.1 decoder (GnuTLS's import and export cost more than
+ * the rest of reading a root); any other encoding takes GnuTLS's path. */
+typedef struct
+{
+  gnutls_ecc_curve_t curve;
+  const guint8 *prefix;
+  gsize prefix_len;
+  gsize point_len;
+} EcSpkiForm;
+
+static const guint8 spki_p256[] = { 0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+                                    0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                    0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00 };
+static const guint8 spki_p384[] = { 0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
+                                    0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00 };
+static const guint8 spki_p521[] = { 0x30, 0x81, 0x9b, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86,
+                                    0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b, 0x81,
+                                    0x04, 0x00, 0x23, 0x03, 0x81, 0x86, 0x00 };
+
+static const EcSpkiForm ec_spki_forms[] = {
+  { GNUTLS_ECC_CURVE_SECP256R1, spki_p256, sizeof spki_p256, 65 },
+  { GNUTLS_ECC_CURVE_SECP384R1, spki_p384, sizeof spki_p384, 97 },
+  { GNUTLS_ECC_CURVE_SECP521R1, spki_p521, sizeof spki_p521, 133 },
+};
+
+/* The form @der is in, or NULL.  The point's first byte is not checked
+ * here: anything but 0x04 (uncompressed) fails where Go fails it, when a
+ * signature is verified. */
+static const EcSpkiForm *
+ec_spki_form_of (GBytes *der)
+{
+  gsize len = 0;
+  const guint8 *p = g_bytes_get_data (der, &len);
+  for (gsize i = 0; i < G_N_ELEMENTS (ec_spki_forms); i++)
+    {
+      const EcSpkiForm *f = &ec_spki_forms[i];
+      if (len == f->prefix_len + f->point_len && memcmp (p, f->prefix, f->prefix_len) == 0)
+        return f;
+    }
+  return NULL;
+}
+
+/* The SPKI of @point on @curve, in the form above; NULL for other curves. */
+static GBytes *
+ec_spki_new (gnutls_ecc_curve_t curve, GBytes *point)
+{
+  gsize point_len = g_bytes_get_size (point);
+  for (gsize i = 0; i < G_N_ELEMENTS (ec_spki_forms); i++)
+    {
+      const EcSpkiForm *f = &ec_spki_forms[i];
+      if (f->curve != curve || f->point_len != point_len)
+        continue;
+      guint8 *der = g_malloc (f->prefix_len + point_len);
+      memcpy (der, f->prefix, f->prefix_len);
+      memcpy (der + f->prefix_len, g_bytes_get_data (point, NULL), point_len);
+      return g_bytes_new_take (der, f->prefix_len + point_len);
+    }
+  return NULL;
 }
 
 /* Checks that @pub is of the algorithm the key kind promises and records
@@ -442,16 +584,7 @@ inspect_pubkey (NotaryKey *key, gnutls_pubkey_t pub, GError **error)
       if (ret < 0)
         return throw_gnutls (error, NOTARY_KEY_ERROR_INVALID, ret, "reading ECDSA curve");
       key->curve = curve;
-      gsize half = gnutls_ecc_curve_get_size (curve);
-      if (half > 0 && x.size <= half && y.size <= half)
-        {
-          /* Uncompressed point, coordinates left-padded to the field size. */
-          guint8 *point = g_malloc0 (1 + 2 * half);
-          point[0] = 0x04;
-          memcpy (point + 1 + half - x.size, x.data, x.size);
-          memcpy (point + 1 + 2 * half - y.size, y.data, y.size);
-          key->ec_point = g_bytes_new_take (point, 1 + 2 * half);
-        }
+      key->ec_point = ec_point_new (curve, &x, &y);
     }
   else
     {
@@ -470,6 +603,17 @@ inspect_pubkey (NotaryKey *key, gnutls_pubkey_t pub, GError **error)
 static gboolean
 parse_spki (NotaryKey *key, GBytes *der, GError **error)
 {
+  const EcSpkiForm *form = key->kind == KIND_ECDSA ? ec_spki_form_of (der) : NULL;
+  if (form != NULL)
+    {
+      /* Whether the point lies on the curve is checked where GnuTLS's
+       * import did not check it either: when a signature is verified. */
+      key->curve = form->curve;
+      key->ec_point = g_bytes_new_from_bytes (der, form->prefix_len, form->point_len);
+      key->verify_key = g_bytes_ref (der);
+      return TRUE;
+    }
+
   g_auto (gnutls_pubkey_t) pub = NULL;
   gnutls_pubkey_init (&pub);
   gnutls_datum_t d = datum_from_bytes (der);
@@ -526,6 +670,30 @@ crt_from_der (GBytes *der, GError **error)
   return g_steal_pointer (&crt);
 }
 
+/* An ECDSA certificate's key on a named NIST curve, read without the
+ * GnuTLS public-key object crt_export_spki builds (see EcSpkiForm).  FALSE
+ * when GnuTLS cannot read the key at all; TRUE without setting
+ * key->verify_key for other curves, which take the general path. */
+static gboolean
+read_crt_ec_key (NotaryKey *key, gnutls_x509_crt_t crt)
+{
+  gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
+  g_auto (gnutls_datum_t) x = { NULL, 0 };
+  g_auto (gnutls_datum_t) y = { NULL, 0 };
+  if (gnutls_x509_crt_get_pk_ecc_raw (crt, &curve, &x, &y) < 0)
+    return FALSE;
+  g_autoptr (GBytes) point = ec_point_new (curve, &x, &y);
+  if (point == NULL)
+    return FALSE;
+  GBytes *spki = ec_spki_new (curve, point);
+  if (spki == NULL)
+    return TRUE;
+  key->curve = curve;
+  key->ec_point = g_steal_pointer (&point);
+  key->verify_key = spki;
+  return TRUE;
+}
+
 /* x509 kinds: like Go's verifiers, the first PEM block is the certificate
  * whose public key verifies; its algorithm must match the key type. */
 static gboolean
@@ -553,13 +721,26 @@ parse_x509 (NotaryKey *key, GError **error)
       g_prefix_error (error, "%s key: ", key->keytype);
       return FALSE;
     }
-  g_auto (gnutls_pubkey_t) pub = NULL;
-  g_autoptr (GBytes) spki = crt_export_spki (crt, &pub, error);
-  if (spki == NULL)
-    return FALSE;
-  if (!inspect_pubkey (key, pub, error))
-    return FALSE;
-  key->verify_key = g_steal_pointer (&spki);
+  key->leaf = g_new0 (CertFacts, 1);
+  cert_facts_read (key->leaf, crt, first->der);
+
+  if (key->kind == KIND_ECDSA_X509 && key->leaf->pk_algorithm == GNUTLS_PK_ECDSA
+      && !read_crt_ec_key (key, crt))
+    {
+      g_set_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_INVALID, "%s key: unreadable EC public key",
+                   key->keytype);
+      return FALSE;
+    }
+  if (key->verify_key == NULL)
+    {
+      g_auto (gnutls_pubkey_t) pub = NULL;
+      g_autoptr (GBytes) spki = crt_export_spki (crt, &pub, error);
+      if (spki == NULL)
+        return FALSE;
+      if (!inspect_pubkey (key, pub, error))
+        return FALSE;
+      key->verify_key = g_steal_pointer (&spki);
+    }
   key->canonical_id = compute_key_id (key->kind == KIND_ECDSA_X509 ? "ecdsa" : "rsa", key->verify_key);
   return TRUE;
 }
@@ -681,6 +862,7 @@ notary_key_unref (NotaryKey *key)
   g_clear_pointer (&key->verify_key, g_bytes_unref);
   g_clear_pointer (&key->ec_point, g_bytes_unref);
   g_clear_pointer (&key->ecdsa, notary_ecdsa_key_free);
+  g_clear_pointer (&key->leaf, cert_facts_free);
   g_free (key->id);
   g_free (key->canonical_id);
   g_free (key);
@@ -814,20 +996,6 @@ ecdsa_key_of (NotaryKey *key)
   return made;
 }
 
-/* Strips leading zero bytes so gnutls_encode_rs_value produces minimal DER
- * INTEGERs (strict decoders reject "00 xx" with xx < 0x80). */
-static gnutls_datum_t
-trim_leading_zeros (const guint8 *p, gsize len)
-{
-  while (len > 1 && p[0] == 0)
-    {
-      p++;
-      len--;
-    }
-  gnutls_datum_t d = { (unsigned char *)p, (unsigned int)len };
-  return d;
-}
-
 static gboolean
 bad_signature (GError **error, const char *what)
 {
@@ -891,6 +1059,12 @@ notary_key_verify (NotaryKey *key, const char *method, GBytes *message, GBytes *
             return FALSE;
           }
         NotaryEcdsaKey *fast = ecdsa_key_of (key);
+        /* libcrypto refuses a point off the curve or not uncompressed, as
+         * Go's elliptic.Unmarshal does; GnuTLS would take some of them
+         * (it reads X and Y whatever the point's first byte says), so
+         * only curves libcrypto is not used for go on to GnuTLS. */
+        if (fast == NULL && openssl_curve_name (key->curve) != NULL)
+          return bad_signature (error, "ECDSA public key is not an uncompressed point on its curve");
         if (fast != NULL)
           {
             guint8 digest[32];
@@ -988,40 +1162,36 @@ cn_matches_gun (const char *cn, const char *gun)
 
 /* utils.ValidateCertificate. */
 static gboolean
-validate_certificate (gnutls_x509_crt_t crt, const char *cn, gint64 now, gboolean check_expiry,
-                      GError **error)
+validate_certificate (const CertFacts *f, gint64 now, gboolean check_expiry, GError **error)
 {
-  time_t not_before = gnutls_x509_crt_get_activation_time (crt);
-  time_t not_after = gnutls_x509_crt_get_expiration_time (crt);
-  if (not_before == (time_t)-1 || not_after == (time_t)-1)
+  const char *cn = f->cn;
+  if (f->not_before == (time_t)-1 || f->not_after == (time_t)-1)
     {
       g_set_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_CERTIFICATE,
                    "certificate with CN %s has an unreadable validity period", cn);
       return FALSE;
     }
-  if (not_before > not_after)
+  if (f->not_before > f->not_after)
     {
       g_set_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_CERTIFICATE,
                    "certificate with CN %s has an invalid validity window", cn);
       return FALSE;
     }
-  int sign_alg = gnutls_x509_crt_get_signature_algorithm (crt);
-  if (sign_alg > 0 && gnutls_sign_get_hash_algorithm (sign_alg) == GNUTLS_DIG_SHA1)
+  if (f->sha1_signed)
     {
       g_set_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_CERTIFICATE,
                    "certificate with CN %s uses invalid SHA1 signature algorithm", cn);
       return FALSE;
     }
-  unsigned int bits = 0;
-  int pk = gnutls_x509_crt_get_pk_algorithm (crt, &bits);
-  if (pk == GNUTLS_PK_RSA && bits < MIN_RSA_BITS)
+  if (f->pk_algorithm == GNUTLS_PK_RSA && f->bits < MIN_RSA_BITS)
     {
       g_set_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_CERTIFICATE,
-                   "certificate with CN %s has an RSA key of %u bits (minimum %d)", cn, bits, MIN_RSA_BITS);
+                   "certificate with CN %s has an RSA key of %u bits (minimum %d)", cn, f->bits,
+                   MIN_RSA_BITS);
       return FALSE;
     }
   /* One day of leeway on NotBefore for clock skew, none on NotAfter. */
-  if (check_expiry && ((gint64)not_before > now + SECONDS_PER_DAY || now > (gint64)not_after))
+  if (check_expiry && ((gint64)f->not_before > now + SECONDS_PER_DAY || now > (gint64)f->not_after))
     {
       g_set_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_CERTIFICATE,
                    "certificate with CN %s is expired or not yet valid", cn);
@@ -1030,17 +1200,25 @@ validate_certificate (gnutls_x509_crt_t crt, const char *cn, gint64 now, gboolea
   return TRUE;
 }
 
-typedef struct
+static void
+cert_facts_read (CertFacts *f, gnutls_x509_crt_t crt, GBytes *der)
 {
-  GBytes *der;
-  gnutls_x509_crt_t crt;
-} CertEntry;
+  f->der = g_bytes_ref (der);
+  f->cn = crt_common_name (crt);
+  f->is_ca = crt_is_ca (crt);
+  f->not_before = gnutls_x509_crt_get_activation_time (crt);
+  f->not_after = gnutls_x509_crt_get_expiration_time (crt);
+  int sign_alg = gnutls_x509_crt_get_signature_algorithm (crt);
+  f->sha1_signed = sign_alg > 0 && gnutls_sign_get_hash_algorithm (sign_alg) == GNUTLS_DIG_SHA1;
+  f->pk_algorithm = gnutls_x509_crt_get_pk_algorithm (crt, &f->bits);
+}
 
 static void
-cert_entry_clear (CertEntry *e)
+cert_facts_copy (CertFacts *dest, const CertFacts *src)
 {
-  g_clear_pointer (&e->der, g_bytes_unref);
-  g_clear_pointer (&e->crt, gnutls_x509_crt_deinit);
+  *dest = *src;
+  dest->der = g_bytes_ref (src->der);
+  dest->cn = g_strdup (src->cn);
 }
 
 /* @now is Unix time in seconds.  Intermediates are always checked against
@@ -1053,9 +1231,10 @@ notary_key_check_root_certificate (NotaryKey *key, const char *gun, gint64 now, 
   g_return_val_if_fail (gun != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  /* 1. Only CERTIFICATE blocks, each a parseable certificate. */
-  g_autoptr (GArray) certs = g_array_new (FALSE, TRUE, sizeof (CertEntry));
-  g_array_set_clear_func (certs, (GDestroyNotify)cert_entry_clear);
+  /* 1. Only CERTIFICATE blocks, each a parseable certificate.  The first
+   * is the one the key was built from: its facts are already read. */
+  g_autoptr (GArray) certs = g_array_new (FALSE, TRUE, sizeof (CertFacts));
+  g_array_set_clear_func (certs, (GDestroyNotify)cert_facts_clear);
   gsize len = 0;
   const char *pem = g_bytes_get_data (key->public_bytes, &len);
   const char *cursor = pem;
@@ -1070,16 +1249,22 @@ notary_key_check_root_certificate (NotaryKey *key, const char *gun, gint64 now, 
                        "root key %s: invalid pem block type: %s", key->id, block->type);
           return NULL;
         }
-      g_autoptr (GError) local = NULL;
-      gnutls_x509_crt_t crt = crt_from_der (block->der, &local);
-      if (crt == NULL)
+      CertFacts f = { 0 };
+      if (certs->len == 0 && key->leaf != NULL)
+        cert_facts_copy (&f, key->leaf);
+      else
         {
-          g_set_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_CERTIFICATE, "root key %s: %s", key->id,
-                       local->message);
-          return NULL;
+          g_autoptr (GError) local = NULL;
+          g_auto (gnutls_x509_crt_t) crt = crt_from_der (block->der, &local);
+          if (crt == NULL)
+            {
+              g_set_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_CERTIFICATE, "root key %s: %s", key->id,
+                           local->message);
+              return NULL;
+            }
+          cert_facts_read (&f, crt, block->der);
         }
-      CertEntry e = { g_bytes_ref (block->der), crt };
-      g_array_append_val (certs, e);
+      g_array_append_val (certs, f);
     }
   if (certs->len == 0)
     {
@@ -1091,7 +1276,7 @@ notary_key_check_root_certificate (NotaryKey *key, const char *gun, gint64 now, 
   /* 2. Exactly one leaf (non-CA), and it comes first. */
   guint n_leaves = 0;
   for (guint i = 0; i < certs->len; i++)
-    if (!crt_is_ca (g_array_index (certs, CertEntry, i).crt))
+    if (!g_array_index (certs, CertFacts, i).is_ca)
       n_leaves++;
   if (n_leaves != 1)
     {
@@ -1099,8 +1284,8 @@ notary_key_check_root_certificate (NotaryKey *key, const char *gun, gint64 now, 
                    "root key %s: expected exactly one leaf certificate, found %u", key->id, n_leaves);
       return NULL;
     }
-  CertEntry *leaf = &g_array_index (certs, CertEntry, 0);
-  if (crt_is_ca (leaf->crt))
+  CertFacts *leaf = &g_array_index (certs, CertFacts, 0);
+  if (leaf->is_ca)
     {
       g_set_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_CERTIFICATE,
                    "root key %s: the leaf certificate is not the first certificate", key->id);
@@ -1108,7 +1293,7 @@ notary_key_check_root_certificate (NotaryKey *key, const char *gun, gint64 now, 
     }
 
   /* 3. CN matches the GUN. */
-  g_autofree char *cn = crt_common_name (leaf->crt);
+  const char *cn = leaf->cn;
   if (!cn_matches_gun (cn, gun))
     {
       g_set_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_CERTIFICATE,
@@ -1117,13 +1302,13 @@ notary_key_check_root_certificate (NotaryKey *key, const char *gun, gint64 now, 
     }
 
   /* 4. Leaf validity. */
-  if (!validate_certificate (leaf->crt, cn, now, check_expiry, error))
+  if (!validate_certificate (leaf, now, check_expiry, error))
     {
       g_prefix_error (error, "root key %s: ", key->id);
       return NULL;
     }
   const char *keytype;
-  switch (gnutls_x509_crt_get_pk_algorithm (leaf->crt, NULL))
+  switch (leaf->pk_algorithm)
     {
     case GNUTLS_PK_RSA:
       keytype = "rsa-x509";
@@ -1142,9 +1327,8 @@ notary_key_check_root_certificate (NotaryKey *key, const char *gun, gint64 now, 
   pem_append (chain, "CERTIFICATE", leaf->der);
   for (guint i = 1; i < certs->len; i++)
     {
-      CertEntry *e = &g_array_index (certs, CertEntry, i);
-      g_autofree char *icn = crt_common_name (e->crt);
-      if (!validate_certificate (e->crt, icn, now, TRUE, NULL))
+      CertFacts *e = &g_array_index (certs, CertFacts, i);
+      if (!validate_certificate (e, now, TRUE, NULL))
         continue;
       pem_append (chain, "CERTIFICATE", e->der);
     }
@@ -1177,11 +1361,18 @@ notary_key_get_not_after (NotaryKey *key)
   gsize len = 0;
   const char *pem = g_bytes_get_data (key->public_bytes, &len);
   const char *cursor = pem;
-  for (;;)
+  for (guint i = 0;; i++)
     {
       g_autoptr (PemBlock) block = pem_next (&cursor, pem + len);
       if (block == NULL)
         break;
+      if (i == 0 && key->leaf != NULL)
+        {
+          /* the block the key was built from */
+          if (key->leaf->not_after != (time_t)-1)
+            earliest = MIN (earliest, (gint64)key->leaf->not_after);
+          continue;
+        }
       if (!g_str_equal (block->type, "CERTIFICATE"))
         continue;
       g_auto (gnutls_x509_crt_t) crt = crt_from_der (block->der, NULL);

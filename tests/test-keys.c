@@ -8,6 +8,7 @@
 
 #include <string.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
@@ -482,6 +483,131 @@ test_openssl_p384 (void)
   g_clear_error (&error);
   g_autoptr (GBytes) bad = bytes_flip (sig, 50);
   g_assert_false (notary_key_verify (key, "ecdsa", msg, bad, &error));
+  g_assert_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_BAD_SIGNATURE);
+}
+
+/* Keys on each NIST curve, as SPKI ("ecdsa") and in a self-signed
+ * certificate ("ecdsa-x509"): the SPKI forms notary-keys.c recognises and
+ * writes without GnuTLS must be the bytes GnuTLS's encoder writes (the
+ * canonical key ID of a certificate key is computed over them), and the
+ * keys must verify.  GnuTLS makes the keys, certificates and signatures. */
+static void
+check_ec_curve (gnutls_ecc_curve_t curve, gsize half)
+{
+  g_autoptr (GError) error = NULL;
+  gnutls_x509_privkey_t x509 = NULL;
+  gnutls_privkey_t priv = NULL;
+  gnutls_pubkey_t pub = NULL;
+  gnutls_x509_crt_t crt = NULL;
+  g_assert_cmpint (gnutls_x509_privkey_init (&x509), ==, 0);
+  g_assert_cmpint (gnutls_x509_privkey_generate (x509, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS (curve), 0), ==, 0);
+  g_assert_cmpint (gnutls_privkey_init (&priv), ==, 0);
+  g_assert_cmpint (gnutls_privkey_import_x509 (priv, x509, 0), ==, 0);
+  g_assert_cmpint (gnutls_pubkey_init (&pub), ==, 0);
+  g_assert_cmpint (gnutls_pubkey_import_privkey (pub, priv, 0, 0), ==, 0);
+  gnutls_datum_t spki_d = { NULL, 0 };
+  g_assert_cmpint (gnutls_pubkey_export2 (pub, GNUTLS_X509_FMT_DER, &spki_d), ==, 0);
+  g_autoptr (GBytes) spki = g_bytes_new (spki_d.data, spki_d.size);
+  gnutls_free (spki_d.data);
+
+  g_assert_cmpint (gnutls_x509_crt_init (&crt), ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_set_version (crt, 3), ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_set_serial (crt, "\x01", 1), ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_set_dn_by_oid (crt, GNUTLS_OID_X520_COMMON_NAME, 0, CERT_GUN, strlen (CERT_GUN)),
+                   ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_set_activation_time (crt, (time_t)CERT_NOW - 3600), ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_set_expiration_time (crt, (time_t)CERT_NOW + 3600), ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_set_key (crt, x509), ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_privkey_sign (crt, crt, priv, GNUTLS_DIG_SHA256, 0), ==, 0);
+  gnutls_datum_t pem_d = { NULL, 0 };
+  g_assert_cmpint (gnutls_x509_crt_export2 (crt, GNUTLS_X509_FMT_PEM, &pem_d), ==, 0);
+  g_autoptr (GBytes) pem = g_bytes_new (pem_d.data, pem_d.size);
+  gnutls_free (pem_d.data);
+
+  g_autoptr (GBytes) msg = bytes_from_string ("{\"signed\":{\"curve\":1}}");
+  gnutls_datum_t msg_d = { (unsigned char *)g_bytes_get_data (msg, NULL), (unsigned int)g_bytes_get_size (msg) };
+  gnutls_datum_t der_sig = { NULL, 0 }, r = { NULL, 0 }, s = { NULL, 0 };
+  g_assert_cmpint (gnutls_privkey_sign_data (priv, GNUTLS_DIG_SHA256, 0, &msg_d, &der_sig), ==, 0);
+  g_assert_cmpint (gnutls_decode_rs_value (&der_sig, &r, &s), ==, 0);
+  guint8 raw[2 * 66] = { 0 };
+  g_assert_cmpuint (half * 2, <=, sizeof raw);
+  /* r and s as integers: drop a sign byte, left-pad to the field size */
+  gnutls_datum_t *parts[2] = { &r, &s };
+  for (guint i = 0; i < 2; i++)
+    {
+      const guint8 *p = parts[i]->data;
+      gsize n = parts[i]->size;
+      while (n > half && *p == 0)
+        p++, n--;
+      g_assert_cmpuint (n, <=, half);
+      memcpy (raw + i * half + (half - n), p, n);
+    }
+  g_autoptr (GBytes) sig = g_bytes_new (raw, 2 * half);
+
+  g_autoptr (NotaryKey) ec = notary_key_new ("ecdsa", spki, &error);
+  g_assert_no_error (error);
+  g_assert_true (notary_key_verify (ec, "ecdsa", msg, sig, &error));
+  g_assert_no_error (error);
+  g_autoptr (NotaryKey) cert = notary_key_new ("ecdsa-x509", pem, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (notary_key_get_canonical_id (cert), ==, notary_key_get_id (ec));
+  g_assert_true (notary_key_verify (cert, "ecdsa", msg, sig, &error));
+  g_assert_no_error (error);
+  g_autoptr (GBytes) bad = bytes_flip (sig, half + 3);
+  g_assert_false (notary_key_verify (cert, "ecdsa", msg, bad, NULL));
+  g_autoptr (NotaryKey) checked = notary_key_check_root_certificate (cert, CERT_GUN, CERT_NOW, TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (checked);
+
+  gnutls_free (der_sig.data);
+  gnutls_free (r.data);
+  gnutls_free (s.data);
+  gnutls_x509_crt_deinit (crt);
+  gnutls_pubkey_deinit (pub);
+  gnutls_privkey_deinit (priv);
+  gnutls_x509_privkey_deinit (x509);
+}
+
+static void
+test_ecdsa_curves (void)
+{
+  check_ec_curve (GNUTLS_ECC_CURVE_SECP256R1, 32);
+  check_ec_curve (GNUTLS_ECC_CURVE_SECP384R1, 48);
+  check_ec_curve (GNUTLS_ECC_CURVE_SECP521R1, 66);
+}
+
+/* A point off the curve is accepted when the key is read (GnuTLS's import
+ * does not check it either; Go only looks at key material to verify) and
+ * never verifies anything. */
+static void
+test_ecdsa_off_curve (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NotaryPrivateKey) priv = notary_private_key_generate ("ecdsa", &error);
+  g_assert_no_error (error);
+  GBytes *spki = notary_key_get_public (notary_private_key_get_public (priv));
+  g_assert_cmpuint (g_bytes_get_size (spki), ==, 91);
+  g_autoptr (GBytes) msg = bytes_from_string ("{\"signed\":3}");
+  g_autoptr (GBytes) sig = notary_private_key_sign (priv, msg, &error);
+  g_assert_no_error (error);
+  g_autoptr (GBytes) off = bytes_flip (spki, 90);
+  g_autoptr (NotaryKey) key = notary_key_new ("ecdsa", off, &error);
+  g_assert_no_error (error);
+  g_assert_false (notary_key_verify (key, "ecdsa", msg, sig, &error));
+  g_assert_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_BAD_SIGNATURE);
+  g_clear_error (&error);
+
+  /* Nor does the right X and Y behind a first byte other than 0x04 (Go's
+   * elliptic.Unmarshal refuses it; GnuTLS alone would verify with it). */
+  gsize len = 0;
+  const guint8 *p = g_bytes_get_data (spki, &len);
+  g_autofree guint8 *prefixed = g_memdup2 (p, len);
+  g_assert_cmpuint (prefixed[26], ==, 0x04);
+  prefixed[26] = 0x02;
+  g_autoptr (GBytes) pbytes = g_bytes_new (prefixed, len);
+  g_autoptr (NotaryKey) pkey = notary_key_new ("ecdsa", pbytes, &error);
+  g_assert_no_error (error);
+  g_assert_false (notary_key_verify (pkey, "ecdsa", msg, sig, &error));
   g_assert_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_BAD_SIGNATURE);
 }
 
@@ -1056,6 +1182,8 @@ main (int argc, char **argv)
   g_test_add_func ("/keys/openssl/rsa", test_openssl_rsa);
   g_test_add_func ("/keys/openssl/rsa-1024", test_rsa_1024_rejected);
   g_test_add_func ("/keys/openssl/p384", test_openssl_p384);
+  g_test_add_func ("/keys/ecdsa/curves", test_ecdsa_curves);
+  g_test_add_func ("/keys/ecdsa/off-curve", test_ecdsa_off_curve);
   g_test_add_func ("/keys/pkcs8/p384", test_pkcs8_p384);
   g_test_add_func ("/keys/pkcs8/invalid", test_pkcs8_invalid);
   g_test_add_func ("/keys/pkcs8/notary-ed25519", test_pkcs8_notary_ed25519);
