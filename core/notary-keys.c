@@ -393,8 +393,8 @@ typedef enum
  * than the checks, and every publish carrying a new root runs both. */
 typedef struct
 {
-  GBytes *der;
-  char *cn; /* Go's Subject.CommonName */
+  GBytes *der; /* NULL in a key's own copy (its PEM holds the bytes) */
+  char *cn;    /* Go's Subject.CommonName */
   gboolean is_ca;
   time_t not_before; /* (time_t)-1 when unreadable */
   time_t not_after;
@@ -722,7 +722,7 @@ parse_x509 (NotaryKey *key, GError **error)
       return FALSE;
     }
   key->leaf = g_new0 (CertFacts, 1);
-  cert_facts_read (key->leaf, crt, first->der);
+  cert_facts_read (key->leaf, crt, NULL);
 
   if (key->kind == KIND_ECDSA_X509 && key->leaf->pk_algorithm == GNUTLS_PK_ECDSA
       && !read_crt_ec_key (key, crt))
@@ -1123,8 +1123,17 @@ crt_common_name (gnutls_x509_crt_t crt)
   char *cn = g_strdup ("");
   for (unsigned int i = 0;; i++)
     {
-      size_t size = 0;
-      int ret = gnutls_x509_crt_get_dn_by_oid (crt, GNUTLS_OID_X520_COMMON_NAME, i, 0, NULL, &size);
+      /* CNs are short (64 characters at most by RFC 5280): one call
+       * reads most, the usual single CN takes two. */
+      char small[128];
+      size_t size = sizeof small;
+      int ret = gnutls_x509_crt_get_dn_by_oid (crt, GNUTLS_OID_X520_COMMON_NAME, i, 0, small, &size);
+      if (ret == 0)
+        {
+          g_free (cn);
+          cn = g_strndup (small, size);
+          continue;
+        }
       if (ret != GNUTLS_E_SHORT_MEMORY_BUFFER)
         break;
       g_autofree char *buf = g_malloc0 (size + 1);
@@ -1203,7 +1212,7 @@ validate_certificate (const CertFacts *f, gint64 now, gboolean check_expiry, GEr
 static void
 cert_facts_read (CertFacts *f, gnutls_x509_crt_t crt, GBytes *der)
 {
-  f->der = g_bytes_ref (der);
+  f->der = der != NULL ? g_bytes_ref (der) : NULL;
   f->cn = crt_common_name (crt);
   f->is_ca = crt_is_ca (crt);
   f->not_before = gnutls_x509_crt_get_activation_time (crt);
@@ -1214,10 +1223,10 @@ cert_facts_read (CertFacts *f, gnutls_x509_crt_t crt, GBytes *der)
 }
 
 static void
-cert_facts_copy (CertFacts *dest, const CertFacts *src)
+cert_facts_copy (CertFacts *dest, const CertFacts *src, GBytes *der)
 {
   *dest = *src;
-  dest->der = g_bytes_ref (src->der);
+  dest->der = g_bytes_ref (der);
   dest->cn = g_strdup (src->cn);
 }
 
@@ -1251,7 +1260,7 @@ notary_key_check_root_certificate (NotaryKey *key, const char *gun, gint64 now, 
         }
       CertFacts f = { 0 };
       if (certs->len == 0 && key->leaf != NULL)
-        cert_facts_copy (&f, key->leaf);
+        cert_facts_copy (&f, key->leaf, block->der);
       else
         {
           g_autoptr (GError) local = NULL;

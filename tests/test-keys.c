@@ -492,7 +492,7 @@ test_openssl_p384 (void)
  * canonical key ID of a certificate key is computed over them), and the
  * keys must verify.  GnuTLS makes the keys, certificates and signatures. */
 static void
-check_ec_curve (gnutls_ecc_curve_t curve, gsize half)
+check_ec_curve (gnutls_ecc_curve_t curve, gsize half, const char *gun)
 {
   g_autoptr (GError) error = NULL;
   gnutls_x509_privkey_t x509 = NULL;
@@ -513,8 +513,7 @@ check_ec_curve (gnutls_ecc_curve_t curve, gsize half)
   g_assert_cmpint (gnutls_x509_crt_init (&crt), ==, 0);
   g_assert_cmpint (gnutls_x509_crt_set_version (crt, 3), ==, 0);
   g_assert_cmpint (gnutls_x509_crt_set_serial (crt, "\x01", 1), ==, 0);
-  g_assert_cmpint (gnutls_x509_crt_set_dn_by_oid (crt, GNUTLS_OID_X520_COMMON_NAME, 0, CERT_GUN, strlen (CERT_GUN)),
-                   ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_set_dn_by_oid (crt, GNUTLS_OID_X520_COMMON_NAME, 0, gun, strlen (gun)), ==, 0);
   g_assert_cmpint (gnutls_x509_crt_set_activation_time (crt, (time_t)CERT_NOW - 3600), ==, 0);
   g_assert_cmpint (gnutls_x509_crt_set_expiration_time (crt, (time_t)CERT_NOW + 3600), ==, 0);
   g_assert_cmpint (gnutls_x509_crt_set_key (crt, x509), ==, 0);
@@ -555,9 +554,13 @@ check_ec_curve (gnutls_ecc_curve_t curve, gsize half)
   g_assert_no_error (error);
   g_autoptr (GBytes) bad = bytes_flip (sig, half + 3);
   g_assert_false (notary_key_verify (cert, "ecdsa", msg, bad, NULL));
-  g_autoptr (NotaryKey) checked = notary_key_check_root_certificate (cert, CERT_GUN, CERT_NOW, TRUE, &error);
+  g_autoptr (NotaryKey) checked = notary_key_check_root_certificate (cert, gun, CERT_NOW, TRUE, &error);
   g_assert_no_error (error);
   g_assert_nonnull (checked);
+  g_autofree char *other = g_strconcat (gun, "x", NULL);
+  g_assert_null (notary_key_check_root_certificate (cert, other, CERT_NOW, TRUE, &error));
+  g_assert_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_CERTIFICATE);
+  g_clear_error (&error);
 
   gnutls_free (der_sig.data);
   gnutls_free (r.data);
@@ -571,9 +574,14 @@ check_ec_curve (gnutls_ecc_curve_t curve, gsize half)
 static void
 test_ecdsa_curves (void)
 {
-  check_ec_curve (GNUTLS_ECC_CURVE_SECP256R1, 32);
-  check_ec_curve (GNUTLS_ECC_CURVE_SECP384R1, 48);
-  check_ec_curve (GNUTLS_ECC_CURVE_SECP521R1, 66);
+  check_ec_curve (GNUTLS_ECC_CURVE_SECP256R1, 32, CERT_GUN);
+  check_ec_curve (GNUTLS_ECC_CURVE_SECP384R1, 48, CERT_GUN);
+  check_ec_curve (GNUTLS_ECC_CURVE_SECP521R1, 66, CERT_GUN);
+  /* a CN longer than the buffer the CN is first read into */
+  g_autoptr (GString) long_gun = g_string_new ("example.com/");
+  while (long_gun->len < 250)
+    g_string_append (long_gun, "long-name/");
+  check_ec_curve (GNUTLS_ECC_CURVE_SECP256R1, 32, long_gun->str);
 }
 
 /* A point off the curve is accepted when the key is read (GnuTLS's import
