@@ -8,7 +8,6 @@
 
 #include <string.h>
 #include <gnutls/gnutls.h>
-#include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
@@ -490,25 +489,23 @@ test_openssl_p384 (void)
  * certificate ("ecdsa-x509"): the SPKI forms notary-keys.c recognises and
  * writes without GnuTLS must be the bytes GnuTLS's encoder writes (the
  * canonical key ID of a certificate key is computed over them), and the
- * keys must verify.  GnuTLS makes the keys, certificates and signatures. */
+ * keys must verify.  GnuTLS makes the keys and the certificate; the
+ * private key's public half is GnuTLS's SPKI (private_key_wrap). */
 static void
 check_ec_curve (gnutls_ecc_curve_t curve, gsize half, const char *gun)
 {
   g_autoptr (GError) error = NULL;
   gnutls_x509_privkey_t x509 = NULL;
-  gnutls_privkey_t priv = NULL;
-  gnutls_pubkey_t pub = NULL;
   gnutls_x509_crt_t crt = NULL;
   g_assert_cmpint (gnutls_x509_privkey_init (&x509), ==, 0);
   g_assert_cmpint (gnutls_x509_privkey_generate (x509, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS (curve), 0), ==, 0);
-  g_assert_cmpint (gnutls_privkey_init (&priv), ==, 0);
-  g_assert_cmpint (gnutls_privkey_import_x509 (priv, x509, 0), ==, 0);
-  g_assert_cmpint (gnutls_pubkey_init (&pub), ==, 0);
-  g_assert_cmpint (gnutls_pubkey_import_privkey (pub, priv, 0, 0), ==, 0);
-  gnutls_datum_t spki_d = { NULL, 0 };
-  g_assert_cmpint (gnutls_pubkey_export2 (pub, GNUTLS_X509_FMT_DER, &spki_d), ==, 0);
-  g_autoptr (GBytes) spki = g_bytes_new (spki_d.data, spki_d.size);
-  gnutls_free (spki_d.data);
+  gnutls_datum_t pkcs8_d = { NULL, 0 };
+  g_assert_cmpint (gnutls_x509_privkey_export2_pkcs8 (x509, GNUTLS_X509_FMT_DER, NULL, GNUTLS_PKCS_PLAIN, &pkcs8_d),
+                   ==, 0);
+  g_autoptr (GBytes) pkcs8 = g_bytes_new (pkcs8_d.data, pkcs8_d.size);
+  gnutls_free (pkcs8_d.data);
+  g_autoptr (NotaryPrivateKey) priv = notary_private_key_new_from_pkcs8 (pkcs8, &error);
+  g_assert_no_error (error);
 
   g_assert_cmpint (gnutls_x509_crt_init (&crt), ==, 0);
   g_assert_cmpint (gnutls_x509_crt_set_version (crt, 3), ==, 0);
@@ -517,33 +514,21 @@ check_ec_curve (gnutls_ecc_curve_t curve, gsize half, const char *gun)
   g_assert_cmpint (gnutls_x509_crt_set_activation_time (crt, (time_t)CERT_NOW - 3600), ==, 0);
   g_assert_cmpint (gnutls_x509_crt_set_expiration_time (crt, (time_t)CERT_NOW + 3600), ==, 0);
   g_assert_cmpint (gnutls_x509_crt_set_key (crt, x509), ==, 0);
-  g_assert_cmpint (gnutls_x509_crt_privkey_sign (crt, crt, priv, GNUTLS_DIG_SHA256, 0), ==, 0);
+  g_assert_cmpint (gnutls_x509_crt_sign2 (crt, crt, x509, GNUTLS_DIG_SHA256, 0), ==, 0);
   gnutls_datum_t pem_d = { NULL, 0 };
   g_assert_cmpint (gnutls_x509_crt_export2 (crt, GNUTLS_X509_FMT_PEM, &pem_d), ==, 0);
   g_autoptr (GBytes) pem = g_bytes_new (pem_d.data, pem_d.size);
   gnutls_free (pem_d.data);
+  gnutls_x509_crt_deinit (crt);
+  gnutls_x509_privkey_deinit (x509);
 
   g_autoptr (GBytes) msg = bytes_from_string ("{\"signed\":{\"curve\":1}}");
-  gnutls_datum_t msg_d = { (unsigned char *)g_bytes_get_data (msg, NULL), (unsigned int)g_bytes_get_size (msg) };
-  gnutls_datum_t der_sig = { NULL, 0 }, r = { NULL, 0 }, s = { NULL, 0 };
-  g_assert_cmpint (gnutls_privkey_sign_data (priv, GNUTLS_DIG_SHA256, 0, &msg_d, &der_sig), ==, 0);
-  g_assert_cmpint (gnutls_decode_rs_value (&der_sig, &r, &s), ==, 0);
-  guint8 raw[2 * 66] = { 0 };
-  g_assert_cmpuint (half * 2, <=, sizeof raw);
-  /* r and s as integers: drop a sign byte, left-pad to the field size */
-  gnutls_datum_t *parts[2] = { &r, &s };
-  for (guint i = 0; i < 2; i++)
-    {
-      const guint8 *p = parts[i]->data;
-      gsize n = parts[i]->size;
-      while (n > half && *p == 0)
-        p++, n--;
-      g_assert_cmpuint (n, <=, half);
-      memcpy (raw + i * half + (half - n), p, n);
-    }
-  g_autoptr (GBytes) sig = g_bytes_new (raw, 2 * half);
+  g_autoptr (GBytes) sig = notary_private_key_sign (priv, msg, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_bytes_get_size (sig), ==, 2 * half);
 
-  g_autoptr (NotaryKey) ec = notary_key_new ("ecdsa", spki, &error);
+  g_autoptr (NotaryKey) ec = notary_key_new ("ecdsa", notary_key_get_public (notary_private_key_get_public (priv)),
+                                             &error);
   g_assert_no_error (error);
   g_assert_true (notary_key_verify (ec, "ecdsa", msg, sig, &error));
   g_assert_no_error (error);
@@ -561,14 +546,6 @@ check_ec_curve (gnutls_ecc_curve_t curve, gsize half, const char *gun)
   g_assert_null (notary_key_check_root_certificate (cert, other, CERT_NOW, TRUE, &error));
   g_assert_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_CERTIFICATE);
   g_clear_error (&error);
-
-  gnutls_free (der_sig.data);
-  gnutls_free (r.data);
-  gnutls_free (s.data);
-  gnutls_x509_crt_deinit (crt);
-  gnutls_pubkey_deinit (pub);
-  gnutls_privkey_deinit (priv);
-  gnutls_x509_privkey_deinit (x509);
 }
 
 static void
