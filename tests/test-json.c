@@ -504,7 +504,8 @@ test_parse_strict_grammar (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
     {
-      g_test_message ("invalid case %zu: %s", i, bad[i]);
+      g_autofree char *shown = g_strescape (bad[i], NULL); /* TAP wants UTF-8 */
+      g_test_message ("invalid case %zu: %s", i, shown);
       assert_parse_error (bad[i], -1, NOTARY_JSON_ERROR_PARSE);
     }
   for (gsize i = 0; i < G_N_ELEMENTS (good); i++)
@@ -822,7 +823,8 @@ test_split_same_canonical (void)
       gboolean split = !cases[i].split;
       g_autofree char *via_split = canon_split (cases[i].json, &split, &error);
 
-      g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, cases[i].json);
+      g_autofree char *shown = g_strescape (cases[i].json, NULL); /* TAP wants UTF-8 */
+      g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, shown);
       g_assert_no_error (error);
       g_assert_cmpstr (via_split, ==, whole);
       g_assert_cmpint (split, ==, cases[i].split);
@@ -860,7 +862,8 @@ test_split_same_errors (void)
       g_autoptr (JsonNode) root
           = notary_json_parse_split (cases[i].json, -1, "signed", "targets", &targets, &error);
 
-      g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, cases[i].json);
+      g_autofree char *shown = g_strescape (cases[i].json, NULL); /* TAP wants UTF-8 */
+      g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, shown);
       g_assert_error (whole_error, NOTARY_JSON_ERROR, cases[i].code);
       g_assert_error (error, NOTARY_JSON_ERROR, cases[i].code);
       g_assert_null (root);
