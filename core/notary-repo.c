@@ -42,6 +42,9 @@ struct _NotaryRepo
    * pointer cannot be reused while listed): when storage or the file cache
    * hands back the very same GBytes, no hashing is needed at all. */
   GHashTable *meta_by_bytes; /* GBytes* -> char* meta_cache key */
+  /* Bumped whenever meta_by_bytes is emptied, so that a MetaFacts can
+   * tell whether the identity entry it once got is still listed. */
+  guint by_bytes_round;
   GHashTable *file_cache; /* "<gun>\n<role>\n<sha256>" -> CachedFile* */
   gsize file_cache_bytes;
   /* The current root of a GUN as loaded and verified for an update, keyed
@@ -109,6 +112,15 @@ typedef struct
 {
   gint64 expires;
   GHashTable *role_sha; /* role -> sha256 hex */
+  /* The bytes meta_by_bytes lists for this content, if listed_round is
+   * by_bytes_round + 1 (else stale: the map was emptied since).  One
+   * identity per content, the latest seen, is all that helps: a store
+   * that hands back the same GBytes (memory, the file cache) hits it
+   * every time; one that builds new bytes per read (MySQL) never hits,
+   * and pinning each of those filled the map with copies of the same
+   * timestamp: ~2 MiB of the MySQL mode's peak RSS under GET load. */
+  GBytes *listed; /* borrowed: the map holds the ref */
+  guint listed_round;
 } MetaFacts;
 
 static void
@@ -183,6 +195,23 @@ is_not_found (GError *error)
 
 /* ---- cached facts about snapshot/timestamp files ----------------------- */
 
+/* Under cache_lock: lists @data as the bytes of @facts (meta_cache @key),
+ * in place of the bytes listed for it before. */
+static void
+list_identity (NotaryRepo *repo, GBytes *data, const char *key, MetaFacts *facts)
+{
+  if (facts->listed_round == repo->by_bytes_round + 1 && facts->listed != data)
+    g_hash_table_remove (repo->meta_by_bytes, facts->listed);
+  if (g_hash_table_size (repo->meta_by_bytes) >= META_BY_BYTES_MAX)
+    {
+      g_hash_table_remove_all (repo->meta_by_bytes);
+      repo->by_bytes_round++;
+    }
+  g_hash_table_replace (repo->meta_by_bytes, g_bytes_ref (data), g_strdup (key));
+  facts->listed = data;
+  facts->listed_round = repo->by_bytes_round + 1;
+}
+
 /* Facts (expiry, role -> sha256) of a stored snapshot or timestamp file.
  * \return (transfer none) valid while the cache is not cleared — callers
  * copy what they need under no lock, so we hand out copies instead. */
@@ -220,9 +249,7 @@ meta_facts (NotaryRepo *repo, const char *gun, NotaryStoredFile *file, gboolean 
     {
       *out_expires = facts->expires;
       *out_role_sha = g_hash_table_ref (facts->role_sha);
-      if (g_hash_table_size (repo->meta_by_bytes) >= META_BY_BYTES_MAX)
-        g_hash_table_remove_all (repo->meta_by_bytes);
-      g_hash_table_replace (repo->meta_by_bytes, g_bytes_ref (file->data), g_strdup (key));
+      list_identity (repo, file->data, key, facts);
       g_mutex_unlock (&repo->cache_lock);
       return TRUE;
     }
@@ -250,9 +277,7 @@ meta_facts (NotaryRepo *repo, const char *gun, NotaryStoredFile *file, gboolean 
   g_mutex_lock (&repo->cache_lock);
   if (g_hash_table_size (repo->meta_cache) >= META_CACHE_MAX)
     g_hash_table_remove_all (repo->meta_cache);
-  if (g_hash_table_size (repo->meta_by_bytes) >= META_BY_BYTES_MAX)
-    g_hash_table_remove_all (repo->meta_by_bytes);
-  g_hash_table_replace (repo->meta_by_bytes, g_bytes_ref (file->data), g_strdup (key));
+  list_identity (repo, file->data, key, facts);
   g_hash_table_replace (repo->meta_cache, g_steal_pointer (&key), facts);
   g_mutex_unlock (&repo->cache_lock);
   return TRUE;
