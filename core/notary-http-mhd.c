@@ -106,8 +106,7 @@ struct _NotaryHttpTransport
 
   /* TLS: MHD wants a certificate at start even though every connection
    * gets the current generation's credentials instead. */
-  char *cert_pem;
-  char *key_pem;
+  NotaryTlsIdentity *identity;
   char *client_ca_pem; /* NULL: no client certificates */
   GMutex cred_lock;
   Credentials *cred; /* current generation; NULL for plain HTTP */
@@ -171,59 +170,6 @@ credentials_new (const char *cert_pem, const char *key_pem, const char *ca_pem, 
       return NULL;
     }
   return c;
-}
-
-/* The PEM chain (leaf first, then the issuers GLib found in the file) and
- * the PEM private key of @cert. */
-static gboolean
-certificate_to_pem (GTlsCertificate *cert, char **out_chain, char **out_key, GError **error)
-{
-  g_autoptr (GString) chain = g_string_new (NULL);
-  g_autofree char *key = NULL;
-
-  for (GTlsCertificate *c = cert; c != NULL; c = g_tls_certificate_get_issuer (c))
-    {
-      g_autofree char *pem = NULL;
-      g_object_get (c, "certificate-pem", &pem, NULL);
-      if (pem == NULL)
-        break;
-      g_string_append (chain, pem);
-      if (chain->len > 0 && chain->str[chain->len - 1] != '\n')
-        g_string_append_c (chain, '\n');
-    }
-  g_object_get (cert, "private-key-pem", &key, NULL);
-  if (chain->len == 0 || key == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                   "the TLS certificate has no PEM form of its chain or private key");
-      return FALSE;
-    }
-  *out_chain = g_string_free (g_steal_pointer (&chain), FALSE);
-  *out_key = g_steal_pointer (&key);
-  return TRUE;
-}
-
-/* The client CA bundle as PEM: main.c hands us a GTlsFileDatabase. */
-static char *
-client_ca_pem (GTlsDatabase *db, GError **error)
-{
-  g_autofree char *anchors = NULL;
-  char *pem = NULL;
-
-  if (!G_IS_TLS_FILE_DATABASE (db))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                   "client certificate authorities must come from a file");
-      return NULL;
-    }
-  g_object_get (db, "anchors", &anchors, NULL);
-  if (anchors == NULL || !g_file_get_contents (anchors, &pem, NULL, error))
-    {
-      if (error != NULL && *error == NULL)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "client CA file unknown");
-      return NULL;
-    }
-  return pem;
 }
 
 static Credentials *
@@ -602,14 +548,14 @@ setup_tls (NotaryHttpTransport *t, GError **error)
 {
   Credentials *c;
 
-  g_clear_pointer (&t->cert_pem, g_free);
-  g_clear_pointer (&t->key_pem, g_free);
+  g_clear_pointer (&t->identity, notary_tls_identity_unref);
   g_clear_pointer (&t->client_ca_pem, g_free);
-  if (!certificate_to_pem (t->opts->tls_certificate, &t->cert_pem, &t->key_pem, error))
+  t->identity = notary_tls_identity_ref (t->opts->tls_identity);
+  if (t->opts->client_ca_file != NULL
+      && (t->client_ca_pem = notary_tls_read_ca_bundle (t->opts->client_ca_file, error)) == NULL)
     return FALSE;
-  if (t->opts->client_ca != NULL && (t->client_ca_pem = client_ca_pem (t->opts->client_ca, error)) == NULL)
-    return FALSE;
-  c = credentials_new (t->cert_pem, t->key_pem, t->client_ca_pem, error);
+  c = credentials_new (notary_tls_identity_get_chain_pem (t->identity), notary_tls_identity_get_key_pem (t->identity),
+                       t->client_ca_pem, error);
   if (c == NULL)
     return FALSE;
   g_mutex_lock (&t->cred_lock);
@@ -623,7 +569,7 @@ gboolean
 _notary_http_transport_listen (NotaryHttpTransport *t, GInetAddress *ia, guint16 port, guint16 *out_port,
                                GError **error)
 {
-  gboolean tls = t->opts->tls_certificate != NULL;
+  gboolean tls = t->opts->tls_identity != NULL;
   /* ITC: MHD_quiesce_daemon needs it */
   unsigned int flags
       = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_USE_ITC;
@@ -661,8 +607,8 @@ _notary_http_transport_listen (NotaryHttpTransport *t, GInetAddress *ia, guint16
     if (tls)
       {
         OPT (MHD_OPTION_NOTIFY_CONNECTION, on_connection, t);
-        OPT (MHD_OPTION_HTTPS_MEM_CERT, 0, t->cert_pem);
-        OPT (MHD_OPTION_HTTPS_MEM_KEY, 0, t->key_pem);
+        OPT (MHD_OPTION_HTTPS_MEM_CERT, 0, (void *) notary_tls_identity_get_chain_pem (t->identity));
+        OPT (MHD_OPTION_HTTPS_MEM_KEY, 0, (void *) notary_tls_identity_get_key_pem (t->identity));
       }
     OPT (MHD_OPTION_END, 0, NULL);
 #undef OPT
@@ -681,17 +627,16 @@ _notary_http_transport_listen (NotaryHttpTransport *t, GInetAddress *ia, guint16
 }
 
 void
-_notary_http_transport_set_certificate (NotaryHttpTransport *t, GTlsCertificate *certificate)
+_notary_http_transport_set_identity (NotaryHttpTransport *t, NotaryTlsIdentity *identity)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *chain = NULL;
-  g_autofree char *key = NULL;
   Credentials *c;
 
   if (t->cred == NULL)
     return; /* plain HTTP: nothing to swap */
-  if (!certificate_to_pem (certificate, &chain, &key, &error)
-      || (c = credentials_new (chain, key, t->client_ca_pem, &error)) == NULL)
+  c = credentials_new (notary_tls_identity_get_chain_pem (identity), notary_tls_identity_get_key_pem (identity),
+                       t->client_ca_pem, &error);
+  if (c == NULL)
     {
       notary_log (NOTARY_LOG_ERROR, error->message, NULL);
       return;
@@ -763,8 +708,7 @@ _notary_http_transport_free (NotaryHttpTransport *t)
   g_ptr_array_unref (t->debug_daemons);
   credentials_unref (t->cred);
   g_mutex_clear (&t->cred_lock);
-  g_free (t->cert_pem);
-  g_free (t->key_pem);
+  g_clear_pointer (&t->identity, notary_tls_identity_unref);
   g_free (t->client_ca_pem);
   if (t->ticket_key.data != NULL)
     {

@@ -109,8 +109,8 @@ gboolean _notary_http_transport_listen (NotaryHttpTransport *t, GInetAddress *ia
 /* Serves the debug endpoints, plain HTTP, on one more address. */
 gboolean _notary_http_transport_listen_debug (NotaryHttpTransport *t, GInetAddress *ia, guint16 port,
                                               GError **error);
-/* New connections use @cert (full chain and key); established ones keep theirs. */
-void _notary_http_transport_set_certificate (NotaryHttpTransport *t, GTlsCertificate *cert);
+/* New connections use @identity (full chain and key); established ones keep theirs. */
+void _notary_http_transport_set_identity (NotaryHttpTransport *t, NotaryTlsIdentity *identity);
 /* Stops the main listener's workers (in-flight requests finish first). */
 void _notary_http_transport_stop (NotaryHttpTransport *t);
 /* Stops everything (debug listener too) and frees. */

@@ -12,6 +12,7 @@
 #include "notary-log.h"
 
 #include <libsoup/soup.h>
+#include <string.h>
 #include <unistd.h>
 
 typedef struct
@@ -30,7 +31,22 @@ struct _NotaryHttpTransport
   const NotaryHttpOptions *opts;
   GPtrArray *workers; /* Worker* */
   SoupServer *debug;
+  GTlsCertificate *certificate; /* from opts->tls_identity, at listen */
+  GTlsDatabase *client_ca;      /* from opts->client_ca_file, at listen */
 };
+
+/* libsoup speaks TLS through GIO: the identity's text as a GTlsCertificate
+ * (its issuers become the chain). */
+static GTlsCertificate *
+certificate_from_identity (NotaryTlsIdentity *identity, GError **error)
+{
+  g_autofree char *pem = g_strconcat (notary_tls_identity_get_chain_pem (identity), "\n",
+                                      notary_tls_identity_get_key_pem (identity), NULL);
+  GTlsCertificate *cert = g_tls_certificate_new_from_pem (pem, -1, error);
+
+  memset (pem, 0, strlen (pem)); /* holds the private key */
+  return cert;
+}
 
 NotaryHttpTransport *
 _notary_http_transport_new (NotaryHttpServer *srv, const NotaryHttpOptions *opts)
@@ -155,7 +171,6 @@ static Worker *
 worker_new (NotaryHttpTransport *t, GSocket *sock, GError **error)
 {
   Worker *w = g_new0 (Worker, 1);
-  const NotaryHttpOptions *opts = t->opts;
   gboolean ok;
 
   w->owner = t->srv;
@@ -164,16 +179,16 @@ worker_new (NotaryHttpTransport *t, GSocket *sock, GError **error)
   w->socket = sock;
   g_main_context_push_thread_default (w->context);
   w->soup = soup_server_new ("server-header", "notary-c/" "0", NULL);
-  if (opts->tls_certificate != NULL)
-    soup_server_set_tls_certificate (w->soup, opts->tls_certificate);
-  if (opts->client_ca != NULL)
+  if (t->certificate != NULL)
+    soup_server_set_tls_certificate (w->soup, t->certificate);
+  if (t->client_ca != NULL)
     {
-      soup_server_set_tls_database (w->soup, opts->client_ca);
+      soup_server_set_tls_database (w->soup, t->client_ca);
       soup_server_set_tls_auth_mode (w->soup, G_TLS_AUTHENTICATION_REQUIRED);
     }
   soup_server_add_handler (w->soup, NULL, handle_request, t, NULL);
   g_signal_connect (w->soup, "request-started", G_CALLBACK (on_request_started), t);
-  ok = soup_server_listen_socket (w->soup, sock, opts->tls_certificate ? SOUP_SERVER_LISTEN_HTTPS : 0, error);
+  ok = soup_server_listen_socket (w->soup, sock, t->certificate ? SOUP_SERVER_LISTEN_HTTPS : 0, error);
   g_main_context_pop_thread_default (w->context);
   if (!ok)
     {
@@ -213,6 +228,14 @@ gboolean
 _notary_http_transport_listen (NotaryHttpTransport *t, GInetAddress *ia, guint16 port, guint16 *out_port,
                                GError **error)
 {
+  g_clear_object (&t->certificate);
+  g_clear_object (&t->client_ca);
+  if (t->opts->tls_identity != NULL
+      && (t->certificate = certificate_from_identity (t->opts->tls_identity, error)) == NULL)
+    return FALSE;
+  if (t->opts->client_ca_file != NULL
+      && (t->client_ca = g_tls_file_database_new (t->opts->client_ca_file, error)) == NULL)
+    return FALSE;
   for (guint i = 0; i < t->opts->workers; i++)
     {
       int fd = _notary_http_bind (ia, port, TRUE, error);
@@ -260,8 +283,17 @@ swap_certificate (gpointer data)
 }
 
 void
-_notary_http_transport_set_certificate (NotaryHttpTransport *t, GTlsCertificate *certificate)
+_notary_http_transport_set_identity (NotaryHttpTransport *t, NotaryTlsIdentity *identity)
 {
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GTlsCertificate) certificate = certificate_from_identity (identity, &error);
+
+  if (certificate == NULL)
+    {
+      notary_log (NOTARY_LOG_ERROR, error->message, NULL);
+      return;
+    }
+  g_set_object (&t->certificate, certificate);
   /* SoupServer is not thread-safe: each worker swaps its own. */
   for (guint i = 0; i < t->workers->len; i++)
     {
@@ -317,6 +349,8 @@ _notary_http_transport_free (NotaryHttpTransport *t)
     return;
   _notary_http_transport_stop (t);
   g_clear_object (&t->debug);
+  g_clear_object (&t->certificate);
+  g_clear_object (&t->client_ca);
   g_ptr_array_unref (t->workers);
   g_free (t);
 }

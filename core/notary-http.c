@@ -121,10 +121,9 @@ notary_http_server_new (const NotaryHttpOptions *options)
     srv->opts.workers = 1;
   if (srv->opts.handlers < 1)
     srv->opts.handlers = srv->opts.workers;
-  if (options->tls_certificate)
-    g_object_ref (options->tls_certificate);
-  if (options->client_ca)
-    g_object_ref (options->client_ca);
+  if (options->tls_identity)
+    notary_tls_identity_ref (options->tls_identity);
+  srv->opts.client_ca_file = g_strdup (options->client_ca_file);
   g_mutex_init (&srv->health_lock);
   g_cond_init (&srv->health_cond);
   srv->health_body = g_strdup ("{}");
@@ -150,8 +149,8 @@ notary_http_server_free (NotaryHttpServer *srv)
     return;
   notary_http_server_stop (srv);
   g_clear_pointer (&srv->transport, _notary_http_transport_free);
-  g_clear_object (&srv->opts.tls_certificate);
-  g_clear_object (&srv->opts.client_ca);
+  g_clear_pointer (&srv->opts.tls_identity, notary_tls_identity_unref);
+  g_free ((char *) srv->opts.client_ca_file);
   g_strfreev (srv->gun_prefixes);
   g_regex_unref (srv->re_update);
   g_regex_unref (srv->re_by_hash);
@@ -1226,10 +1225,12 @@ notary_http_server_get_port (NotaryHttpServer *srv)
 }
 
 void
-notary_http_server_set_tls_certificate (NotaryHttpServer *srv, GTlsCertificate *certificate)
+notary_http_server_set_tls_identity (NotaryHttpServer *srv, NotaryTlsIdentity *identity)
 {
-  g_set_object (&srv->opts.tls_certificate, certificate);
-  _notary_http_transport_set_certificate (srv->transport, certificate);
+  notary_tls_identity_ref (identity);
+  g_clear_pointer (&srv->opts.tls_identity, notary_tls_identity_unref);
+  srv->opts.tls_identity = identity;
+  _notary_http_transport_set_identity (srv->transport, identity);
 }
 
 void

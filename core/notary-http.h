@@ -18,6 +18,7 @@
 #include "notary-auth.h"
 #include "notary-log.h"
 #include "notary-repo.h"
+#include "notary-tls-identity.h"
 
 G_BEGIN_DECLS
 
@@ -28,9 +29,8 @@ typedef struct
   gint64 max_age_consistent;
   const char *const *gun_prefixes; /* NULL or empty = all */
   gint64 max_body_bytes;
-  GTlsCertificate *tls_certificate; /* NULL = plain HTTP; with its issuer chain and a
-                                     * PEM-readable key (g_tls_certificate_new_from_files) */
-  GTlsDatabase *client_ca;          /* NULL = no client certs; a GTlsFileDatabase for mhd */
+  NotaryTlsIdentity *tls_identity; /* NULL = plain HTTP (the server keeps a ref) */
+  const char *client_ca_file;      /* NULL = no client certs; else a PEM bundle (copied) */
   guint workers;                    /* >= 1 */
   guint handlers;                   /* threads for requests that change state (mhd); 0 = workers */
   gboolean storage_blocks;          /* reads of current metadata wait on storage (a database):
@@ -55,7 +55,7 @@ void notary_http_server_stop (NotaryHttpServer *server);
 
 /* Swap the TLS certificate of every worker (SIGHUP reload); new
  * connections use it, established ones keep theirs. */
-void notary_http_server_set_tls_certificate (NotaryHttpServer *server, GTlsCertificate *certificate);
+void notary_http_server_set_tls_identity (NotaryHttpServer *server, NotaryTlsIdentity *identity);
 
 /* Debug endpoints (/debug/vars, /debug/health) on @addr, which must be a
  * loopback address (default "localhost:8080").  libsoup serves them from

@@ -68,7 +68,7 @@ on_hup (gpointer data)
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) envp = g_get_environ ();
   g_autoptr (NotaryServerConfig) config = notary_server_config_load (ctx->config_path, envp, &error);
-  g_autoptr (GTlsCertificate) cert = NULL;
+  g_autoptr (NotaryTlsIdentity) identity = NULL;
 
   if (config == NULL)
     {
@@ -78,14 +78,14 @@ on_hup (gpointer data)
     }
   if (ctx->tls && config->tls_cert_file != NULL)
     {
-      cert = g_tls_certificate_new_from_files (config->tls_cert_file, config->tls_key_file, &error);
-      if (cert == NULL)
+      identity = notary_tls_identity_load (config->tls_cert_file, config->tls_key_file, &error);
+      if (identity == NULL)
         {
           g_autofree char *m = g_strdup_printf ("reload failed, keeping the running certificate: %s", error->message);
           notary_log (NOTARY_LOG_ERROR, m, NULL);
           return G_SOURCE_CONTINUE;
         }
-      notary_http_server_set_tls_certificate (ctx->http, cert);
+      notary_http_server_set_tls_identity (ctx->http, identity);
     }
   notary_logger_set_level (ctx->common.logger, config->log_level);
   notary_log (NOTARY_LOG_INFO, "reloaded TLS certificate and log level", NULL);
@@ -130,8 +130,7 @@ main (int argc, char **argv)
   NotaryHost host = { NOTARY_VERSION_HOST, notary_log_host_func, NULL, "notary-server", NULL };
   g_autoptr (NotaryRepo) repo = NULL;
   g_autoptr (NotaryHttpServer) http = NULL;
-  g_autoptr (GTlsCertificate) cert = NULL;
-  g_autoptr (GTlsDatabase) client_ca = NULL;
+  g_autoptr (NotaryTlsIdentity) identity = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (NotaryAuth) auth = NULL;
   g_autofree char *msg = NULL;
@@ -248,8 +247,8 @@ main (int argc, char **argv)
   notary_log (NOTARY_LOG_INFO, "Starting Server", NULL);
   if (config->tls_cert_file != NULL)
     {
-      cert = g_tls_certificate_new_from_files (config->tls_cert_file, config->tls_key_file, &error);
-      if (cert == NULL)
+      identity = notary_tls_identity_load (config->tls_cert_file, config->tls_key_file, &error);
+      if (identity == NULL)
         {
           g_autofree char *m = g_strdup_printf ("Could not load X509 key pair (cert: \"%s\", key: \"%s\"): %s",
                                                 config->tls_cert_file, config->tls_key_file, error->message);
@@ -257,8 +256,9 @@ main (int argc, char **argv)
         }
       if (config->client_ca_file != NULL)
         {
-          client_ca = g_tls_file_database_new (config->client_ca_file, &error);
-          if (client_ca == NULL)
+          /* read again by the transport; checked here to fail early */
+          g_autofree char *ca = notary_tls_read_ca_bundle (config->client_ca_file, &error);
+          if (ca == NULL)
             notary_daemon_fatal (error->message);
         }
       notary_log (NOTARY_LOG_INFO, "Enabling TLS", NULL);
@@ -279,8 +279,8 @@ main (int argc, char **argv)
   opts.max_age_consistent = config->max_age_consistent;
   opts.gun_prefixes = (const char *const *) config->gun_prefixes;
   opts.max_body_bytes = config->max_body_bytes;
-  opts.tls_certificate = cert;
-  opts.client_ca = client_ca;
+  opts.tls_identity = identity;
+  opts.client_ca_file = identity != NULL ? config->client_ca_file : NULL;
   opts.workers = config->workers;
   opts.handlers = config->handlers;
   opts.storage_blocks = config->storage_blocks;
@@ -305,7 +305,7 @@ main (int argc, char **argv)
   sig.common.logger = logger;
   sig.http = http;
   sig.config_path = flags.config_path;
-  sig.tls = cert != NULL;
+  sig.tls = identity != NULL;
   g_unix_signal_add (SIGHUP, on_hup, &sig);
   notary_daemon_watch_signals (&sig.common);
   g_main_loop_run (loop);
