@@ -13,15 +13,28 @@ fixture (const char *name)
   return g_build_filename (g_getenv ("NOTARY_SOURCE_ROOT"), "fixtures", name, NULL);
 }
 
-/* Writes @text to a new file in @dir.  \return its path. */
+/* Writes @text to a file in a new temporary directory.  \return its path;
+ * remove both with remove_temp_file(). */
 static char *
-write_file (const char *dir, const char *name, const char *text)
+write_temp_file (const char *text)
 {
-  char *path = g_build_filename (dir, name, NULL);
   g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("tls-identity-XXXXXX", &error);
+  char *path;
+
+  g_assert_no_error (error);
+  path = g_build_filename (dir, "file.pem", NULL);
   g_assert_true (g_file_set_contents (path, text, -1, &error));
   g_assert_no_error (error);
   return path;
+}
+
+static void
+remove_temp_file (const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
 }
 
 static void
@@ -74,24 +87,21 @@ test_missing_file (void)
 static void
 test_not_pem (void)
 {
-  g_autofree char *dir = g_dir_make_tmp ("tls-identity-XXXXXX", NULL);
   g_autofree char *key = fixture ("notary-server.key");
-  g_autofree char *junk = write_file (dir, "junk.crt", "not a certificate\n");
+  g_autofree char *junk = write_temp_file ("not a certificate\n");
   g_autoptr (GError) error = NULL;
   g_autoptr (NotaryTlsIdentity) id = notary_tls_identity_load (junk, key, &error);
 
   g_assert_null (id);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
-  g_unlink (junk);
-  g_rmdir (dir);
+  remove_temp_file (junk);
 }
 
 static void
 test_ca_bundle (void)
 {
-  g_autofree char *dir = g_dir_make_tmp ("tls-identity-XXXXXX", NULL);
   g_autofree char *ca = fixture ("root-ca.crt");
-  g_autofree char *empty = write_file (dir, "empty.crt", "# no certificates here\n");
+  g_autofree char *empty = write_temp_file ("# no certificates here\n");
   g_autoptr (GError) error = NULL;
   g_autofree char *pem = notary_tls_read_ca_bundle (ca, &error);
   g_autofree char *none = NULL;
@@ -107,8 +117,7 @@ test_ca_bundle (void)
 
   g_assert_null (notary_tls_read_ca_bundle ("/nonexistent/ca.crt", &error));
   g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
-  g_unlink (empty);
-  g_rmdir (dir);
+  remove_temp_file (empty);
 }
 
 int
