@@ -59,29 +59,34 @@ test_load (void)
   g_assert_cmpstr (notary_tls_identity_get_chain_pem (id), ==, crt_text);
 }
 
+/* Loading @crt and @key must fail with @domain/@code, the message naming
+ * @in_message. */
+static void
+expect_load_fails (const char *crt, const char *key, GQuark domain, gint code, const char *in_message)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NotaryTlsIdentity) id = notary_tls_identity_load (crt, key, &error);
+
+  g_assert_null (id);
+  g_assert_error (error, domain, code);
+  g_assert_nonnull (strstr (error->message, in_message));
+}
+
 static void
 test_key_mismatch (void)
 {
   g_autofree char *crt = fixture ("notary-server.crt");
   g_autofree char *key = fixture ("notary-signer.key");
-  g_autoptr (GError) error = NULL;
-  g_autoptr (NotaryTlsIdentity) id = notary_tls_identity_load (crt, key, &error);
 
-  g_assert_null (id);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
-  g_assert_nonnull (strstr (error->message, "certificate and key"));
+  expect_load_fails (crt, key, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "certificate and key");
 }
 
 static void
 test_missing_file (void)
 {
   g_autofree char *crt = fixture ("notary-server.crt");
-  g_autoptr (GError) error = NULL;
-  g_autoptr (NotaryTlsIdentity) id = notary_tls_identity_load (crt, "/nonexistent/server.key", &error);
 
-  g_assert_null (id);
-  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
-  g_assert_nonnull (strstr (error->message, "/nonexistent/server.key"));
+  expect_load_fails (crt, "/nonexistent/server.key", G_FILE_ERROR, G_FILE_ERROR_NOENT, "/nonexistent/server.key");
 }
 
 static void
@@ -89,11 +94,8 @@ test_not_pem (void)
 {
   g_autofree char *key = fixture ("notary-server.key");
   g_autofree char *junk = write_temp_file ("not a certificate\n");
-  g_autoptr (GError) error = NULL;
-  g_autoptr (NotaryTlsIdentity) id = notary_tls_identity_load (junk, key, &error);
 
-  g_assert_null (id);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  expect_load_fails (junk, key, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "certificate and key");
   remove_temp_file (junk);
 }
 
