@@ -7,7 +7,7 @@
 
 struct _NotaryTlsIdentity
 {
-  gint refs;
+  gatomicrefcount refs;
   char *chain_pem;
   char *key_pem;
 };
@@ -50,7 +50,7 @@ notary_tls_identity_load (const char *cert_file, const char *key_file, GError **
       return NULL;
   }
   identity = g_new0 (NotaryTlsIdentity, 1);
-  identity->refs = 1;
+  g_atomic_ref_count_init (&identity->refs);
   identity->chain_pem = g_steal_pointer (&chain);
   identity->key_pem = g_steal_pointer (&key);
   return identity;
@@ -59,14 +59,14 @@ notary_tls_identity_load (const char *cert_file, const char *key_file, GError **
 NotaryTlsIdentity *
 notary_tls_identity_ref (NotaryTlsIdentity *identity)
 {
-  g_atomic_int_inc (&identity->refs);
+  g_atomic_ref_count_inc (&identity->refs);
   return identity;
 }
 
 void
 notary_tls_identity_unref (NotaryTlsIdentity *identity)
 {
-  if (identity == NULL || !g_atomic_int_dec_and_test (&identity->refs))
+  if (identity == NULL || !g_atomic_ref_count_dec (&identity->refs))
     return;
   g_free (identity->chain_pem);
   if (identity->key_pem != NULL)
