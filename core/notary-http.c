@@ -14,6 +14,7 @@
 #include "notary-http-private.h"
 #include "notary-json.h"
 #include "notary-log.h"
+#include "notary-route.h"
 
 /* Only for its pure parsers (multipart bodies, header parameters). */
 #include <libsoup/soup.h>
@@ -76,8 +77,6 @@ struct _NotaryHttpServer
   char *cache_control_current;
   char *cache_control_consistent;
 
-  GRegex *re_update, *re_by_hash, *re_by_version, *re_role, *re_key, *re_changefeed_gun;
-
   /* Health is probed by a background thread every HEALTH_PERIOD; the
    * endpoint only reads the last result, so a probe that blocks (signer
    * down: up to its RPC deadline) never ties up an HTTP worker, and a flood
@@ -89,18 +88,6 @@ struct _NotaryHttpServer
   char *health_body;
   gboolean health_ok;
 };
-
-#define ROLE_RE "(?P<role>root|targets(?:/[^/\\s]+)*|snapshot|timestamp)"
-#define GUN_RE "^/v2/(?P<gun>[^*]+)/_trust/"
-
-static GRegex *
-compile (const char *pattern)
-{
-  g_autoptr (GError) error = NULL;
-  GRegex *re = g_regex_new (pattern, G_REGEX_OPTIMIZE | G_REGEX_DOLLAR_ENDONLY, 0, &error);
-  g_assert_no_error (error);
-  return re;
-}
 
 static char *
 format_cache_control (gint64 max_age, gboolean current)
@@ -131,13 +118,6 @@ notary_http_server_new (const NotaryHttpOptions *options)
   srv->cache_control_current = format_cache_control (srv->opts.max_age_current, TRUE);
   srv->cache_control_consistent = format_cache_control (srv->opts.max_age_consistent, FALSE);
 
-  srv->re_update = compile (GUN_RE "tuf/$");
-  srv->re_by_hash = compile (GUN_RE "tuf/" ROLE_RE
-                                    "\\.(?P<checksum>[a-fA-F0-9]{64}|[a-fA-F0-9]{96}|[a-fA-F0-9]{128})\\.json$");
-  srv->re_by_version = compile (GUN_RE "tuf/(?P<version>[1-9]*[0-9]+)\\." ROLE_RE "\\.json$");
-  srv->re_role = compile (GUN_RE "tuf/" ROLE_RE "\\.json$");
-  srv->re_key = compile (GUN_RE "tuf/(?P<keyrole>snapshot|timestamp)\\.key$");
-  srv->re_changefeed_gun = compile (GUN_RE "changefeed$");
   srv->transport = _notary_http_transport_new (srv, &srv->opts);
   return srv;
 }
@@ -152,12 +132,6 @@ notary_http_server_free (NotaryHttpServer *srv)
   g_clear_pointer (&srv->opts.tls_identity, notary_tls_identity_unref);
   g_free ((char *) srv->opts.client_ca_file);
   g_strfreev (srv->gun_prefixes);
-  g_regex_unref (srv->re_update);
-  g_regex_unref (srv->re_by_hash);
-  g_regex_unref (srv->re_by_version);
-  g_regex_unref (srv->re_role);
-  g_regex_unref (srv->re_key);
-  g_regex_unref (srv->re_changefeed_gun);
   g_free (srv->cache_control_current);
   g_free (srv->cache_control_consistent);
   g_free (srv->health_body);
@@ -467,11 +441,11 @@ handle_update (Request *req)
 }
 
 static void
-handle_get (Request *req, GMatchInfo *mi)
+handle_get (Request *req, const NotaryRouteMatch *m)
 {
-  g_autofree char *role = g_match_info_fetch_named (mi, "role");
-  g_autofree char *checksum = g_match_info_fetch_named (mi, "checksum");
-  g_autofree char *version = g_match_info_fetch_named (mi, "version");
+  const char *role = m->role;
+  const char *checksum = m->checksum;
+  const char *version = m->version;
   g_autoptr (GError) error = NULL;
   NotaryStoredFile *file = NULL;
   NotaryRepo *repo = req->srv->opts.repo;
@@ -505,9 +479,9 @@ handle_get (Request *req, GMatchInfo *mi)
 }
 
 static void
-handle_key (Request *req, GMatchInfo *mi)
+handle_key (Request *req, const NotaryRouteMatch *m)
 {
-  g_autofree char *role = g_match_info_fetch_named (mi, "keyrole");
+  const char *role = m->role;
   g_autoptr (GError) error = NULL;
   g_autoptr (NotaryKey) key = NULL;
   g_autofree char *json = NULL;
@@ -753,18 +727,6 @@ authorize (Request *req, const char *gun, const char *const *actions)
 
 /* ---- routing ------------------------------------------------------------ */
 
-static gboolean
-match (GRegex *re, const char *path, GMatchInfo **mi, char **gun)
-{
-  if (!g_regex_match (re, path, 0, mi))
-    {
-      g_clear_pointer (mi, g_match_info_unref);
-      return FALSE;
-    }
-  *gun = g_match_info_fetch_named (*mi, "gun");
-  return TRUE;
-}
-
 /* Whether cleaning leaves @path as it is: absolute, and no empty (but a
  * trailing one), "." or ".." segment. */
 static gboolean
@@ -827,23 +789,13 @@ notary_http_clean_path (const char *path)
   return g_string_free (s, FALSE);
 }
 
-/* Cheap necessary conditions for re_by_hash / re_by_version, so the
- * common GET of a current role runs one regex instead of three. */
+/* A cheap necessary condition for a checksum-addressed GET, on the raw
+ * path: "<role>.<64+ hex>.json" is all in the last segment. */
 static gboolean
 may_be_by_hash (const char *path)
 {
   const char *last = strrchr (path, '/');
-  /* "<role>.<64+ hex>.json" is all in the last segment */
   return last != NULL && strlen (last + 1) >= 1 + 1 + 64 + 5;
-}
-
-static gboolean
-may_be_by_version (const char *path)
-{
-  for (const char *p = strstr (path, "/tuf/"); p != NULL; p = strstr (p + 1, "/tuf/"))
-    if (g_ascii_isdigit (p[5]))
-      return TRUE;
-  return FALSE;
 }
 
 gboolean
@@ -857,16 +809,17 @@ _notary_http_server_may_block (NotaryHttpServer *srv, const char *method, const 
   return srv->opts.storage_blocks && !may_be_by_hash (raw_path);
 }
 
-/* Which GET of metadata @path (decoded, clean) is, with its match and
- * GUN; OP_NONE if none. */
+/* Which GET of metadata @path (decoded, clean) is, with its match;
+ * OP_NONE if none.  The reference's order: by checksum, by version, by
+ * role. */
 static Operation
-classify_get (NotaryHttpServer *srv, const char *path, GMatchInfo **mi, char **gun)
+classify_get (const char *path, NotaryRouteMatch *m)
 {
-  if (may_be_by_hash (path) && match (srv->re_by_hash, path, mi, gun))
+  if (notary_route_match (NOTARY_ROUTE_ROLE_BY_HASH, path, m))
     return OP_GET_ROLE_BY_HASH;
-  if (may_be_by_version (path) && match (srv->re_by_version, path, mi, gun))
+  if (notary_route_match (NOTARY_ROUTE_ROLE_BY_VERSION, path, m))
     return OP_GET_ROLE_BY_VERSION;
-  if (match (srv->re_role, path, mi, gun))
+  if (notary_route_match (NOTARY_ROUTE_ROLE, path, m))
     return OP_GET_ROLE;
   return OP_NONE;
 }
@@ -896,8 +849,7 @@ _notary_http_server_read_ahead (NotaryHttpServer *srv, NotaryHttpExchange *ex, N
 {
   g_autofree char *path = NULL;
   g_autofree char *clean = NULL;
-  g_autofree char *gun = NULL;
-  g_autoptr (GMatchInfo) mi = NULL;
+  g_auto (NotaryRouteMatch) m = { NULL };
   ReadAhead *ra;
 
   if (ex->too_large || !g_str_equal (ex->method, "GET"))
@@ -905,12 +857,12 @@ _notary_http_server_read_ahead (NotaryHttpServer *srv, NotaryHttpExchange *ex, N
   /* the GET route() would take, for a GUN it would serve */
   path = g_uri_unescape_string (ex->raw_path, NULL);
   if (path == NULL || !g_str_has_prefix (path, "/v2/") || !g_str_equal ((clean = notary_http_clean_path (path)), path)
-      || classify_get (srv, path, &mi, &gun) != OP_GET_ROLE || !gun_allowed (srv, gun) || !notary_gun_is_valid (gun))
+      || classify_get (path, &m) != OP_GET_ROLE || !gun_allowed (srv, m.gun) || !notary_gun_is_valid (m.gun))
     return FALSE;
   ex->read_started_us = g_get_monotonic_time ();
   ra = g_new (ReadAhead, 1);
   *ra = (ReadAhead){ ex, ready, user_data };
-  if (!notary_repo_read_ahead (srv->opts.repo, gun, read_ahead_done, ra))
+  if (!notary_repo_read_ahead (srv->opts.repo, m.gun, read_ahead_done, ra))
     {
       g_free (ra);
       return FALSE;
@@ -924,11 +876,21 @@ method_is (Request *req, const char *m)
   return g_str_equal (req->method, m);
 }
 
+/* Whether @path is route @kind; if so, the request takes its GUN and
+ * @m the rest of its variables. */
+static gboolean
+matched (Request *req, NotaryRouteKind kind, const char *path, NotaryRouteMatch *m)
+{
+  if (!notary_route_match (kind, path, m))
+    return FALSE;
+  req->gun = g_steal_pointer (&m->gun);
+  return TRUE;
+}
+
 static void
 route (Request *req, const char *path, GHashTable *query)
 {
-  NotaryHttpServer *srv = req->srv;
-  g_autoptr (GMatchInfo) mi = NULL;
+  g_auto (NotaryRouteMatch) m = { NULL };
 
   if (g_str_equal (path, "/v2/") && method_is (req, "GET"))
     {
@@ -939,29 +901,30 @@ route (Request *req, const char *path, GHashTable *query)
     }
   if (g_str_has_prefix (path, "/v2/"))
     {
-      if (method_is (req, "POST") && match (srv->re_update, path, &mi, &req->gun))
+      if (method_is (req, "POST") && matched (req, NOTARY_ROUTE_UPDATE, path, &m))
         {
           req->op = OP_UPDATE_TUF;
           return check_gun (req, TRUE) && authorize (req, req->gun, ACT_PUSH_PULL) ? handle_update (req) : (void) 0;
         }
-      if (method_is (req, "GET"))
-        req->op = classify_get (srv, path, &mi, &req->gun);
-      if (req->op != OP_NONE)
-        return check_gun (req, FALSE) && authorize (req, req->gun, ACT_PULL) ? handle_get (req, mi) : (void) 0;
-      if ((method_is (req, "GET") || method_is (req, "POST")) && match (srv->re_key, path, &mi, &req->gun))
+      if (method_is (req, "GET") && (req->op = classify_get (path, &m)) != OP_NONE)
+        {
+          req->gun = g_steal_pointer (&m.gun);
+          return check_gun (req, FALSE) && authorize (req, req->gun, ACT_PULL) ? handle_get (req, &m) : (void) 0;
+        }
+      if ((method_is (req, "GET") || method_is (req, "POST")) && matched (req, NOTARY_ROUTE_KEY, path, &m))
         {
           req->op = method_is (req, "GET") ? OP_GET_KEY : OP_ROTATE_KEY;
           return check_gun (req, FALSE)
                          && authorize (req, req->gun, req->op == OP_GET_KEY ? ACT_PUSH_PULL : ACT_ALL)
-                     ? handle_key (req, mi)
+                     ? handle_key (req, &m)
                      : (void) 0;
         }
-      if (method_is (req, "DELETE") && match (srv->re_update, path, &mi, &req->gun))
+      if (method_is (req, "DELETE") && matched (req, NOTARY_ROUTE_UPDATE, path, &m))
         {
           req->op = OP_DELETE_TUF;
           return check_gun (req, FALSE) && authorize (req, req->gun, ACT_ALL) ? handle_delete (req) : (void) 0;
         }
-      if (method_is (req, "GET") && match (srv->re_changefeed_gun, path, &mi, &req->gun))
+      if (method_is (req, "GET") && matched (req, NOTARY_ROUTE_CHANGEFEED, path, &m))
         {
           req->op = OP_CHANGEFEED;
           return check_gun (req, FALSE) && authorize (req, req->gun, ACT_PULL) ? handle_changefeed (req, query)
