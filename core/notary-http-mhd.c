@@ -59,6 +59,7 @@
  * a request whose last records sat there would never be finished (the
  * real client's publish hung that way).
  */
+#define _GNU_SOURCE /* memmem */
 #include "notary-http-private.h"
 #include "notary-log.h"
 
@@ -275,6 +276,129 @@ get_header (NotaryHttpExchange *ex, const char *name)
   return MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, name);
 }
 
+/* ---- multipart uploads -------------------------------------------------- */
+
+/* MHD's post processor copies the body through a buffer of this size: it
+ * must hold a part's header line and twice the boundary. */
+#define FORM_BUFFER_BYTES (16 * 1024)
+
+/* The part being put together from the post processor's chunks. */
+typedef struct
+{
+  NotaryHttpPartFunc func;
+  gpointer user_data;
+  gboolean stopped; /* func said stop */
+  guint parts;      /* passed on */
+  gboolean in_part;
+  char *name;
+  char *filename;
+  GByteArray *data;
+} FormSplit;
+
+static gboolean
+form_split_emit (FormSplit *fs)
+{
+  g_autoptr (GBytes) part = NULL;
+  g_autofree char *filename = g_steal_pointer (&fs->filename);
+  guint8 *data;
+  gsize len;
+
+  if (!fs->in_part)
+    return TRUE;
+  fs->in_part = FALSE;
+  g_clear_pointer (&fs->name, g_free);
+  /* exact size, so a stored file holds no slack (realloc shrinks in place) */
+  data = g_byte_array_steal (fs->data, &len);
+  if (len == 0)
+    g_clear_pointer (&data, g_free);
+  part = g_bytes_new_take (len > 0 ? g_realloc (data, len) : NULL, len);
+  fs->parts++;
+  if (!fs->func (filename, part, fs->user_data))
+    fs->stopped = TRUE;
+  return !fs->stopped;
+}
+
+/* The post processor reports a part as chunks at growing offsets, the
+ * first at offset 0.  That first one may be empty and followed by
+ * another at 0 (the data had not reached its buffer yet), so an empty
+ * chunk at 0 opens a part only when the names change.  So an empty part
+ * followed by one with the same name and filename reads as one part. */
+static enum MHD_Result
+on_form_data (void *cls, enum MHD_ValueKind kind, const char *key, const char *filename, const char *content_type,
+              const char *transfer_encoding, const char *data, uint64_t off, size_t size)
+{
+  FormSplit *fs = cls;
+
+  if (off == 0
+      && (!fs->in_part || fs->data->len > 0 || g_strcmp0 (key, fs->name) != 0
+          || g_strcmp0 (filename, fs->filename) != 0))
+    {
+      if (!form_split_emit (fs))
+        return MHD_NO;
+      fs->in_part = TRUE;
+      fs->name = g_strdup (key);
+      fs->filename = g_strdup (filename);
+    }
+  if (!fs->in_part || off != fs->data->len)
+    return MHD_NO; /* not the chunks of one part in order */
+  g_byte_array_append (fs->data, (const guint8 *) data, size);
+  return MHD_YES;
+}
+
+/* Whether @body holds the close delimiter ("--" boundary "--") of the
+ * boundary MHD takes from @ctype (everything after "boundary=", quotes
+ * removed).  MHD's parser accepts a body with no delimiter at all as a
+ * form without parts; the client's empty publish is a close delimiter
+ * alone. */
+static gboolean
+has_close_delimiter (const char *ctype, const char *body, gsize len)
+{
+  const char *b = ctype != NULL ? strstr (ctype, "boundary=") : NULL;
+  g_autofree char *delimiter = NULL;
+  gsize blen;
+
+  if (b == NULL)
+    return FALSE;
+  b += strlen ("boundary=");
+  blen = strlen (b);
+  if (blen >= 2 && b[0] == '"' && b[blen - 1] == '"')
+    {
+      b++;
+      blen -= 2;
+    }
+  delimiter = g_strdup_printf ("--%.*s--", (int) blen, b);
+  return body != NULL && memmem (body, len, delimiter, strlen (delimiter)) != NULL;
+}
+
+/* libmicrohttpd's post processor.  Called on a handler thread while the
+ * connection is suspended: the post processor only reads the request's
+ * Content-Type from it, which stays put until the request completes. */
+static gboolean
+split_form (NotaryHttpExchange *ex, NotaryHttpPartFunc func, gpointer user_data)
+{
+  Request *r = (Request *) ex;
+  FormSplit fs = { func, user_data };
+  struct MHD_PostProcessor *pp;
+  gsize len = 0;
+  const char *body = ex->body != NULL ? g_bytes_get_data (ex->body, &len) : NULL;
+  gboolean parsed;
+
+  pp = MHD_create_post_processor (r->conn, FORM_BUFFER_BYTES, on_form_data, &fs);
+  if (pp == NULL)
+    return FALSE; /* not multipart/form-data, or no boundary */
+  fs.data = g_byte_array_new ();
+  parsed = (len == 0 || MHD_post_process (pp, body, len) == MHD_YES);
+  parsed = MHD_destroy_post_processor (pp) == MHD_YES && parsed;
+  if (parsed && !fs.stopped)
+    form_split_emit (&fs);
+  g_free (fs.name);
+  g_free (fs.filename);
+  g_byte_array_unref (fs.data);
+  if (fs.stopped)
+    return TRUE;
+  return parsed && (fs.parts > 0 || has_close_delimiter (get_header (ex, "Content-Type"), body, len));
+}
+
 /* Called by MHD with the request-target as sent, before it splits off
  * the query and unescapes the path: the core wants both raw. */
 static void *
@@ -303,6 +427,7 @@ on_uri (void *cls, const char *uri, struct MHD_Connection *conn)
     }
   r->ex.raw_path = path;
   r->ex.get_header = get_header;
+  r->ex.split_form = split_form;
   r->ex.transport_data = conn;
   return r;
 }

@@ -24,6 +24,18 @@ typedef struct _NotaryHttpExchange NotaryHttpExchange;
  * (transfer none): valid until the exchange is cleared. */
 typedef const char *(*NotaryHttpHeaderLookup) (NotaryHttpExchange *ex, const char *name);
 
+/* One part of a multipart/form-data body, in order: the filename of its
+ * Content-Disposition (NULL when it has none) and its bytes, which hold
+ * nothing else of the body.  Return FALSE to stop. */
+typedef gboolean (*NotaryHttpPartFunc) (const char *filename, GBytes *data, gpointer user_data);
+
+/* Calls @func for each part of the request's multipart/form-data body,
+ * split with the boundary of its Content-Type, until @func returns FALSE
+ * (then TRUE).  FALSE when the body is not multipart/form-data as
+ * announced, or does not parse; parts before the fault may have been
+ * passed on already.  Each transport splits with its own library. */
+typedef gboolean (*NotaryHttpFormSplitter) (NotaryHttpExchange *ex, NotaryHttpPartFunc func, gpointer user_data);
+
 typedef struct
 {
   const char *name; /* static */
@@ -40,6 +52,7 @@ struct _NotaryHttpExchange
   GBytes *body;          /* NULL = empty (owned) */
   gboolean too_large;    /* the transport refused the body (max_body_bytes) */
   NotaryHttpHeaderLookup get_header;
+  NotaryHttpFormSplitter split_form;
   gpointer transport_data;
   NotaryRepoRead *read; /* read ahead for the request, or NULL (owned) */
   gint64 read_started_us; /* when that read was asked for (monotonic) */

@@ -67,6 +67,48 @@ get_header (NotaryHttpExchange *ex, const char *name)
   return soup_message_headers_get_one (soup_server_message_get_request_headers (msg), name);
 }
 
+/* libsoup's multipart parser; the request's Content-Type gives the
+ * boundary. */
+static gboolean
+split_form (NotaryHttpExchange *ex, NotaryHttpPartFunc func, gpointer user_data)
+{
+  SoupServerMessage *msg = ex->transport_data;
+  g_autoptr (GBytes) body = ex->body ? g_bytes_ref (ex->body) : g_bytes_new_static ("", 0);
+  g_autoptr (SoupMultipart) mp
+      = soup_multipart_new_from_message (soup_server_message_get_request_headers (msg), body);
+
+  if (mp == NULL)
+    return FALSE;
+  for (int i = 0; i < soup_multipart_get_length (mp); i++)
+    {
+      SoupMessageHeaders *ph;
+      GBytes *pb;
+      const char *cd;
+      g_autoptr (GHashTable) params = NULL;
+      g_autoptr (GBytes) part = NULL;
+      gsize part_len;
+
+      if (!soup_multipart_get_part (mp, i, &ph, &pb))
+        return FALSE;
+      /* Parse the header ourselves: libsoup's content-disposition helper
+       * strips directories from filename, and delegation roles contain '/'. */
+      cd = soup_message_headers_get_one (ph, "Content-Disposition");
+      if (cd != NULL)
+        params = soup_header_parse_semi_param_list_strict (cd);
+      /* libsoup's parts are slices of the whole request body, and a
+       * stored file must not keep the body (other parts, boundaries,
+       * slack) alive for as long as it is stored: small parts are copied.
+       * A part that is nearly all of the body (a big targets file) is
+       * kept as it is: copying it would only double the peak. */
+      part_len = g_bytes_get_size (pb);
+      part = part_len >= g_bytes_get_size (body) / 10 * 9 ? g_bytes_ref (pb)
+                                                           : g_bytes_new (g_bytes_get_data (pb, NULL), part_len);
+      if (!func (params != NULL ? g_hash_table_lookup (params, "filename") : NULL, part, user_data))
+        return TRUE;
+    }
+  return TRUE;
+}
+
 /* Copies what the core answered into @msg. */
 static void
 apply_response (SoupServerMessage *msg, NotaryHttpExchange *ex)
@@ -91,6 +133,7 @@ exchange_init (NotaryHttpExchange *ex, SoupServerMessage *msg, const char *raw_p
   ex->raw_path = raw_path;
   ex->raw_query = g_uri_get_query (uri);
   ex->get_header = get_header;
+  ex->split_form = split_form;
   ex->transport_data = msg;
 }
 

@@ -16,8 +16,6 @@
 #include "notary-log.h"
 #include "notary-route.h"
 
-/* Only for its pure parsers (multipart bodies, header parameters). */
-#include <libsoup/soup.h>
 #include <stdio.h>
 #include <string.h>
 #include <errno.h>
@@ -323,85 +321,96 @@ check_gun (Request *req, gboolean is_update)
 
 /* ---- handlers ----------------------------------------------------------- */
 
+/* The parts of an upload, as handle_update collects them. */
+typedef struct
+{
+  Request *req;
+  GHashTable *uploads; /* role -> NotarySigned */
+  gboolean meaningful; /* a part other than timestamp */
+  gboolean answered;   /* a part was refused, and the error sent */
+} Upload;
+
+static gboolean
+refuse_part (Upload *up, NotaryHttpErrorCode code, const char *detail_json)
+{
+  respond_error (up->req, code, detail_json);
+  up->answered = TRUE;
+  return FALSE;
+}
+
+/* One part: its filename names the role (".json" optional), its bytes
+ * are the signed metadata.  The first bad part answers the request, in
+ * the reference's order of checks. */
+static gboolean
+take_part (const char *filename, GBytes *data, gpointer user_data)
+{
+  Upload *up = user_data;
+  Request *req = up->req;
+  g_autofree char *role = g_strdup (filename != NULL ? filename : "");
+  g_autoptr (GError) error = NULL;
+  NotarySigned *s;
+
+  if (g_str_has_suffix (role, ".json"))
+    role[strlen (role) - 5] = '\0';
+  if (role[0] == '\0')
+    return refuse_part (up, NOTARY_HTTP_NO_FILENAME, NULL);
+  if (!notary_role_is_valid (role))
+    {
+      g_autoptr (JsonNode) n = json_node_new (JSON_NODE_VALUE);
+      g_autofree char *detail = NULL;
+      json_node_set_string (n, role);
+      detail = json_to_string (n, FALSE);
+      notary_log (NOTARY_LOG_INFO, "upload names an invalid role", "gun", req->gun, "role", role, NULL);
+      return refuse_part (up, NOTARY_HTTP_INVALID_ROLE, detail);
+    }
+  s = notary_signed_parse (data, &error);
+  if (s == NULL)
+    {
+      notary_log (NOTARY_LOG_INFO, error->message, "gun", req->gun, "role", role, NULL);
+      return refuse_part (up, NOTARY_HTTP_MALFORMED_JSON, NULL);
+    }
+  if (!g_str_equal (role, "timestamp"))
+    up->meaningful = TRUE;
+  g_hash_table_replace (up->uploads, g_steal_pointer (&role), s);
+  return TRUE;
+}
+
+/* Whether the media type of @ctype (parameters aside) is
+ * multipart/form-data. */
+static gboolean
+is_form_data (const char *ctype)
+{
+  static const char form_data[] = "multipart/form-data";
+  gsize n = strlen (form_data);
+
+  if (ctype == NULL)
+    return FALSE;
+  while (*ctype == ' ' || *ctype == '\t')
+    ctype++;
+  if (g_ascii_strncasecmp (ctype, form_data, n) != 0)
+    return FALSE;
+  for (ctype += n; *ctype == ' ' || *ctype == '\t'; ctype++)
+    ;
+  return *ctype == '\0' || *ctype == ';';
+}
+
 static void
 handle_update (Request *req)
 {
-  const char *ctype_header = req->ex->get_header (req->ex, "Content-Type");
-  g_autoptr (SoupMessageHeaders) headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_MULTIPART);
-  g_autoptr (GBytes) body_bytes = NULL;
-  g_autoptr (SoupMultipart) mp = NULL;
   g_autoptr (GHashTable) uploads
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) notary_signed_unref);
+  Upload up = { req, uploads, FALSE, FALSE };
   g_autoptr (GError) error = NULL;
-  const char *ctype;
-  gboolean meaningful = FALSE;
 
-  /* SoupMultipart only needs the Content-Type (for the boundary). */
-  if (ctype_header != NULL)
-    soup_message_headers_replace (headers, "Content-Type", ctype_header);
-  ctype = soup_message_headers_get_content_type (headers, NULL);
-  if (ctype == NULL || g_ascii_strcasecmp (ctype, "multipart/form-data") != 0)
-    return respond_error (req, NOTARY_HTTP_MALFORMED_UPLOAD, NULL);
-  body_bytes = req->ex->body ? g_bytes_ref (req->ex->body) : g_bytes_new_static ("", 0);
-  mp = soup_multipart_new_from_message (headers, body_bytes);
-  if (mp == NULL)
-    return respond_error (req, NOTARY_HTTP_MALFORMED_UPLOAD, NULL);
+  if (!is_form_data (req->ex->get_header (req->ex, "Content-Type"))
+      || !req->ex->split_form (req->ex, take_part, &up))
+    return up.answered ? (void) 0 : respond_error (req, NOTARY_HTTP_MALFORMED_UPLOAD, NULL);
+  if (up.answered)
+    return;
+  /* The parts hold what they need of it (notary-http-private.h). */
+  g_clear_pointer (&req->ex->body, g_bytes_unref);
 
-  for (int i = 0; i < soup_multipart_get_length (mp); i++)
-    {
-      SoupMessageHeaders *ph;
-      GBytes *pb;
-      const char *cd;
-      g_autoptr (GHashTable) params = NULL;
-      const char *filename;
-      g_autofree char *role = NULL;
-      g_autoptr (GError) perr = NULL;
-      NotarySigned *s;
-
-      if (!soup_multipart_get_part (mp, i, &ph, &pb))
-        return respond_error (req, NOTARY_HTTP_MALFORMED_UPLOAD, NULL);
-      /* Parse the header ourselves: libsoup's content-disposition helper
-       * strips directories from filename, and delegation roles contain '/'. */
-      cd = soup_message_headers_get_one (ph, "Content-Disposition");
-      if (cd == NULL || (params = soup_header_parse_semi_param_list_strict (cd)) == NULL)
-        return respond_error (req, NOTARY_HTTP_NO_FILENAME, NULL);
-      filename = g_hash_table_lookup (params, "filename");
-      /* raw parameter value: delegation names contain '/' */
-      role = g_strdup (filename ? filename : "");
-      if (g_str_has_suffix (role, ".json"))
-        role[strlen (role) - 5] = '\0';
-      if (role[0] == '\0')
-        return respond_error (req, NOTARY_HTTP_NO_FILENAME, NULL);
-      if (!notary_role_is_valid (role))
-        {
-          g_autoptr (JsonNode) n = json_node_new (JSON_NODE_VALUE);
-          g_autofree char *detail = NULL;
-          json_node_set_string (n, role);
-          detail = json_to_string (n, FALSE);
-          notary_log (NOTARY_LOG_INFO, "upload names an invalid role", "gun", req->gun, "role", role, NULL);
-          return respond_error (req, NOTARY_HTTP_INVALID_ROLE, detail);
-        }
-      /* libsoup's parts are slices of the whole request body, and a
-       * stored file must not keep the body (other parts, boundaries,
-       * slack) alive for as long as it is stored: small parts are copied.
-       * A part that is nearly all of the body (a big targets file) is
-       * kept as it is: copying it would only double the peak. */
-      gsize part_len = g_bytes_get_size (pb);
-      g_autoptr (GBytes) part = part_len >= g_bytes_get_size (body_bytes) / 10 * 9
-                                    ? g_bytes_ref (pb)
-                                    : g_bytes_new (g_bytes_get_data (pb, NULL), part_len);
-      s = notary_signed_parse (part, &perr);
-      if (s == NULL)
-        {
-          notary_log (NOTARY_LOG_INFO, perr->message, "gun", req->gun, "role", role, NULL);
-          return respond_error (req, NOTARY_HTTP_MALFORMED_JSON, NULL);
-        }
-      if (!g_str_equal (role, "timestamp"))
-        meaningful = TRUE;
-      g_hash_table_replace (uploads, g_steal_pointer (&role), s);
-    }
-
-  if (!meaningful)
+  if (!up.meaningful)
     {
       /* Nothing to apply (the client publishes an empty changelist as a
        * POST with no parts): success, storage untouched. */

@@ -572,6 +572,74 @@ test_post_part_errors (Fixture *f, gconstpointer data)
   }
 }
 
+/* POST @text as a multipart body with boundary XyZ. */
+static Resp *
+post_form_text (Fixture *f, const char *text)
+{
+  g_autoptr (GBytes) body = g_bytes_new (text, strlen (text));
+  return http (f, "POST", "/v2/" GUN "/_trust/tuf/", "multipart/form-data; boundary=XyZ", body);
+}
+
+/* The shapes of form a transport's splitter must get right (each engine
+ * splits with its own library). */
+static void
+test_post_form_shapes (Fixture *f, gconstpointer data)
+{
+  {
+    /* the client's publish of an empty changelist: a close delimiter alone */
+    g_autoptr (Resp) r = post_form_text (f, "\r\n--XyZ--\r\n");
+    g_assert_cmpuint (r->status, ==, 200);
+  }
+  {
+    /* no delimiter at all is not a form without parts */
+    g_autoptr (Resp) r = post_form_text (f, "{}");
+    assert_error (r, 400, "MALFORMED_UPLOAD", MSG_MALFORMED_UPLOAD, NULL);
+  }
+  {
+    g_autoptr (Resp) r = post_form_text (f, "--XyZ\r\nContent-Disposition: form-data; name=\"files\"; "
+                                            "filename=\"root\"\r\n\r\n\r\n--XyZ--\r\n");
+    assert_error (r, 400, "MALFORMED_JSON", "JSON sent by the client could not be parsed by the server", NULL);
+  }
+  {
+    /* the first bad part answers */
+    g_autoptr (Resp) r = post_form_text (f, "--XyZ\r\nContent-Disposition: form-data; name=\"files\"\r\n\r\n{}\r\n"
+                                            "--XyZ\r\nContent-Disposition: form-data; name=\"files\"; "
+                                            "filename=\"foo\"\r\n\r\n{}\r\n--XyZ--\r\n");
+    assert_error (r, 400, "NO_FILENAME", "No file/role name provided.", NULL);
+  }
+  {
+    g_autoptr (Resp) r = get (f, "/v2/" GUN "/_trust/tuf/root.json");
+    assert_not_found (r, "{}");
+  }
+  {
+    /* parts far bigger than a parser's buffer arrive whole, byte for byte */
+    const char *names[] = { "root", "targets", "snapshot", NULL };
+    JsonObject *b = fx_targets_body (1, f->keys.now + 3 * FX_YEAR);
+    FxKey *tk[] = { f->keys.targets, NULL };
+    GBytes *files[3];
+    g_autoptr (Resp) r = NULL;
+    g_autoptr (Resp) got = NULL;
+
+    for (int i = 0; i < 2000; i++)
+      {
+        g_autofree char *name = g_strdup_printf ("files/%04d", i);
+        fx_targets_add_target (b, name, name);
+      }
+    f->keys.root_bytes = fx_make_root (&f->keys, 1);
+    f->keys.targets_bytes = fx_sign (b, tk);
+    f->keys.snapshot_bytes = fx_make_snapshot (&f->keys, 1, f->keys.root_bytes, f->keys.targets_bytes);
+    g_assert_cmpuint (g_bytes_get_size (f->keys.targets_bytes), >, 100 * 1024);
+    files[0] = f->keys.root_bytes;
+    files[1] = f->keys.targets_bytes;
+    files[2] = f->keys.snapshot_bytes;
+    r = post_files (f, GUN, names, files);
+    g_assert_cmpuint (r->status, ==, 200);
+    got = get (f, "/v2/" GUN "/_trust/tuf/targets.json");
+    g_assert_cmpuint (got->status, ==, 200);
+    g_assert_true (g_bytes_equal (got->body, f->keys.targets_bytes));
+  }
+}
+
 static void
 test_post_invalid_update (Fixture *f, gconstpointer data)
 {
@@ -1204,6 +1272,7 @@ main (int argc, char **argv)
   T ("health-metrics", test_health_and_metrics);
   T ("post/malformed-upload", test_post_malformed_upload);
   T ("post/part-errors", test_post_part_errors);
+  T ("post/form-shapes", test_post_form_shapes);
   T ("post/invalid-update", test_post_invalid_update);
   T ("post/bad-hierarchy", test_post_bad_hierarchy);
   T ("post/version-conflict", test_post_version_conflict);
