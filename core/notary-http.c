@@ -321,34 +321,51 @@ check_gun (Request *req, gboolean is_update)
 
 /* ---- handlers ----------------------------------------------------------- */
 
-/* The parts of an upload, as handle_update collects them. */
+/* One part of an upload, as split: the role its filename names, or the
+ * error that refuses it (then the last one). */
+typedef struct
+{
+  char *role;
+  GBytes *data;
+  NotaryHttpErrorCode refused; /* 0: not refused */
+  char *detail_json;
+} UploadPart;
+
+static void
+upload_part_free (UploadPart *p)
+{
+  g_free (p->role);
+  g_clear_pointer (&p->data, g_bytes_unref);
+  g_free (p->detail_json);
+  g_free (p);
+}
+
 typedef struct
 {
   Request *req;
-  GHashTable *uploads; /* role -> NotarySigned */
-  gboolean meaningful; /* a part other than timestamp */
-  gboolean answered;   /* a part was refused, and the error sent */
+  GPtrArray *parts; /* UploadPart* in body order */
 } Upload;
 
 static gboolean
-refuse_part (Upload *up, NotaryHttpErrorCode code, const char *detail_json)
+refuse_part (Upload *up, NotaryHttpErrorCode code, char *detail_json)
 {
-  respond_error (up->req, code, detail_json);
-  up->answered = TRUE;
+  UploadPart *p = g_new0 (UploadPart, 1);
+
+  p->refused = code;
+  p->detail_json = detail_json;
+  g_ptr_array_add (up->parts, p);
   return FALSE;
 }
 
-/* One part: its filename names the role (".json" optional), its bytes
- * are the signed metadata.  The first bad part answers the request, in
- * the reference's order of checks. */
+/* One part as the splitter hands it over: its filename names the role
+ * (".json" optional).  Splitting stops at the first part refused for
+ * its name; its bytes are parsed later (handle_update). */
 static gboolean
 take_part (const char *filename, GBytes *data, gpointer user_data)
 {
   Upload *up = user_data;
-  Request *req = up->req;
   g_autofree char *role = g_strdup (filename != NULL ? filename : "");
-  g_autoptr (GError) error = NULL;
-  NotarySigned *s;
+  UploadPart *p;
 
   if (g_str_has_suffix (role, ".json"))
     role[strlen (role) - 5] = '\0';
@@ -357,21 +374,14 @@ take_part (const char *filename, GBytes *data, gpointer user_data)
   if (!notary_role_is_valid (role))
     {
       g_autoptr (JsonNode) n = json_node_new (JSON_NODE_VALUE);
-      g_autofree char *detail = NULL;
       json_node_set_string (n, role);
-      detail = json_to_string (n, FALSE);
-      notary_log (NOTARY_LOG_INFO, "upload names an invalid role", "gun", req->gun, "role", role, NULL);
-      return refuse_part (up, NOTARY_HTTP_INVALID_ROLE, detail);
+      notary_log (NOTARY_LOG_INFO, "upload names an invalid role", "gun", up->req->gun, "role", role, NULL);
+      return refuse_part (up, NOTARY_HTTP_INVALID_ROLE, json_to_string (n, FALSE));
     }
-  s = notary_signed_parse (data, &error);
-  if (s == NULL)
-    {
-      notary_log (NOTARY_LOG_INFO, error->message, "gun", req->gun, "role", role, NULL);
-      return refuse_part (up, NOTARY_HTTP_MALFORMED_JSON, NULL);
-    }
-  if (!g_str_equal (role, "timestamp"))
-    up->meaningful = TRUE;
-  g_hash_table_replace (up->uploads, g_steal_pointer (&role), s);
+  p = g_new0 (UploadPart, 1);
+  p->role = g_steal_pointer (&role);
+  p->data = g_bytes_ref (data);
+  g_ptr_array_add (up->parts, p);
   return TRUE;
 }
 
@@ -399,18 +409,43 @@ handle_update (Request *req)
 {
   g_autoptr (GHashTable) uploads
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) notary_signed_unref);
-  Upload up = { req, uploads, FALSE, FALSE };
+  g_autoptr (GPtrArray) parts = g_ptr_array_new_with_free_func ((GDestroyNotify) upload_part_free);
+  Upload up = { req, parts };
   g_autoptr (GError) error = NULL;
+  gboolean split, meaningful = FALSE;
 
-  if (!is_form_data (req->ex->get_header (req->ex, "Content-Type"))
-      || !req->ex->split_form (req->ex, take_part, &up))
-    return up.answered ? (void) 0 : respond_error (req, NOTARY_HTTP_MALFORMED_UPLOAD, NULL);
-  if (up.answered)
-    return;
-  /* The parts hold what they need of it (notary-http-private.h). */
+  if (!is_form_data (req->ex->get_header (req->ex, "Content-Type")))
+    return respond_error (req, NOTARY_HTTP_MALFORMED_UPLOAD, NULL);
+  split = req->ex->split_form (req->ex, take_part, &up);
+  /* The parts hold what they need of the body (notary-http-private.h);
+   * with a big targets file, parsing it is the peak of the request. */
   g_clear_pointer (&req->ex->body, g_bytes_unref);
 
-  if (!up.meaningful)
+  /* Part by part, as the reference reads them: its name, then its JSON;
+   * then whether the body went on as a form. */
+  for (guint i = 0; i < parts->len; i++)
+    {
+      UploadPart *p = g_ptr_array_index (parts, i);
+      g_autoptr (GError) perr = NULL;
+      NotarySigned *s;
+
+      if (p->refused)
+        return respond_error (req, p->refused, p->detail_json);
+      s = notary_signed_parse (p->data, &perr);
+      if (s == NULL)
+        {
+          notary_log (NOTARY_LOG_INFO, perr->message, "gun", req->gun, "role", p->role, NULL);
+          return respond_error (req, NOTARY_HTTP_MALFORMED_JSON, NULL);
+        }
+      g_clear_pointer (&p->data, g_bytes_unref);
+      if (!g_str_equal (p->role, "timestamp"))
+        meaningful = TRUE;
+      g_hash_table_replace (uploads, g_steal_pointer (&p->role), s);
+    }
+  if (!split)
+    return respond_error (req, NOTARY_HTTP_MALFORMED_UPLOAD, NULL);
+
+  if (!meaningful)
     {
       /* Nothing to apply (the client publishes an empty changelist as a
        * POST with no parts): success, storage untouched. */

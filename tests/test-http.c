@@ -608,6 +608,14 @@ test_post_form_shapes (Fixture *f, gconstpointer data)
     assert_error (r, 400, "NO_FILENAME", "No file/role name provided.", NULL);
   }
   {
+    /* a part's JSON is read before the next part's name */
+    g_autoptr (Resp) r = post_form_text (f, "--XyZ\r\nContent-Disposition: form-data; name=\"files\"; "
+                                            "filename=\"root\"\r\n\r\nnot json\r\n"
+                                            "--XyZ\r\nContent-Disposition: form-data; name=\"files\"; "
+                                            "filename=\"foo\"\r\n\r\n{}\r\n--XyZ--\r\n");
+    assert_error (r, 400, "MALFORMED_JSON", "JSON sent by the client could not be parsed by the server", NULL);
+  }
+  {
     g_autoptr (Resp) r = get (f, "/v2/" GUN "/_trust/tuf/root.json");
     assert_not_found (r, "{}");
   }
