@@ -455,6 +455,22 @@ test_path_cleaning (Fixture *f, gconstpointer data)
   }
 }
 
+/* A bearer token of 12 KB (a registry's JWT with a certificate chain
+ * and many grants) is a header the server must take. */
+static void
+test_big_header (Fixture *f, gconstpointer data)
+{
+  g_autofree char *url = g_strconcat (f->base, "/v2/", NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+  g_autofree char *token = g_strnfill (12 * 1024, 'a');
+  g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
+  g_autoptr (Resp) r = NULL;
+
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", value);
+  r = send_msg (f, msg);
+  g_assert_cmpuint (r->status, ==, 200);
+}
+
 static void
 test_catch_all (Fixture *f, gconstpointer data)
 {
@@ -1277,6 +1293,7 @@ main (int argc, char **argv)
   TC ("cache/no-cache", no_cache_config, test_no_cache_config);
   T ("path-cleaning", test_path_cleaning);
   T ("catch-all", test_catch_all);
+  T ("big-header", test_big_header);
   T ("health-metrics", test_health_and_metrics);
   T ("post/malformed-upload", test_post_malformed_upload);
   T ("post/part-errors", test_post_part_errors);
