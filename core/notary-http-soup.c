@@ -268,9 +268,11 @@ socket_from_fd (int fd, GError **error)
 }
 
 gboolean
-_notary_http_transport_listen (NotaryHttpTransport *t, GInetAddress *ia, guint16 port, guint16 *out_port,
+_notary_http_transport_listen (NotaryHttpTransport *t, const NotaryHttpAddr *addr, guint16 *out_port,
                                GError **error)
 {
+  NotaryHttpAddr a = *addr; /* every worker on the first one's port */
+
   g_clear_object (&t->certificate);
   g_clear_object (&t->client_ca);
   if (t->opts->tls_identity != NULL
@@ -281,20 +283,19 @@ _notary_http_transport_listen (NotaryHttpTransport *t, GInetAddress *ia, guint16
     return FALSE;
   for (guint i = 0; i < t->opts->workers; i++)
     {
-      int fd = _notary_http_bind (ia, port, TRUE, error);
+      int fd = _notary_http_bind (&a, TRUE, error);
       GSocket *sock;
       Worker *w;
 
       if (fd < 0 || (sock = socket_from_fd (fd, error)) == NULL)
         goto fail;
-      if (port == 0)
-        port = _notary_http_socket_port (fd);
+      *out_port = _notary_http_socket_port (fd);
+      _notary_http_addr_set_port (&a, *out_port);
       w = worker_new (t, sock, error);
       if (w == NULL)
         goto fail;
       g_ptr_array_add (t->workers, w);
     }
-  *out_port = port;
   for (guint i = 0; i < t->workers->len; i++)
     {
       Worker *w = t->workers->pdata[i];
@@ -373,9 +374,9 @@ _notary_http_transport_stop (NotaryHttpTransport *t)
 }
 
 gboolean
-_notary_http_transport_listen_debug (NotaryHttpTransport *t, GInetAddress *ia, guint16 port, GError **error)
+_notary_http_transport_listen_debug (NotaryHttpTransport *t, const NotaryHttpAddr *addr, GError **error)
 {
-  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, port);
+  g_autoptr (GSocketAddress) sa = g_socket_address_new_from_native ((gpointer) &addr->ss, addr->len);
 
   if (t->debug == NULL)
     {

@@ -20,6 +20,9 @@
 #include <string.h>
 #include <errno.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 /* ---- metrics ------------------------------------------------------------ */
@@ -1140,30 +1143,48 @@ parse_addr (const char *addr, char **host, guint16 *port, GError **error)
   return TRUE;
 }
 
-int
-_notary_http_bind (GInetAddress *ia, guint16 port, gboolean reuseport, GError **error)
+char *
+_notary_http_addr_to_string (const NotaryHttpAddr *addr)
 {
-  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, port);
-  struct sockaddr_storage ss;
-  gssize len = g_socket_address_get_native_size (sa);
-  int one = 1, fd;
+  char host[INET6_ADDRSTRLEN] = "";
+  const struct sockaddr_in *in4 = (const struct sockaddr_in *) &addr->ss;
+  const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) &addr->ss;
 
-  /* Plain BSD calls: g_socket_bind() would clear SO_REUSEPORT on TCP
-   * sockets, which the workers of the soup transport need, one socket
-   * each on the same port, so the kernel balances accepts across them. */
-  if (!g_socket_address_to_native (sa, &ss, sizeof ss, error))
-    return -1;
-  fd = socket (ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (addr->ss.ss_family == AF_INET6)
+    {
+      inet_ntop (AF_INET6, &in6->sin6_addr, host, sizeof host);
+      return g_strdup_printf ("[%s]:%u", host, ntohs (in6->sin6_port));
+    }
+  inet_ntop (AF_INET, &in4->sin_addr, host, sizeof host);
+  return g_strdup_printf ("%s:%u", host, ntohs (in4->sin_port));
+}
+
+void
+_notary_http_addr_set_port (NotaryHttpAddr *addr, guint16 port)
+{
+  if (addr->ss.ss_family == AF_INET6)
+    ((struct sockaddr_in6 *) &addr->ss)->sin6_port = htons (port);
+  else
+    ((struct sockaddr_in *) &addr->ss)->sin_port = htons (port);
+}
+
+int
+_notary_http_bind (const NotaryHttpAddr *addr, gboolean reuseport, GError **error)
+{
+  int one = 1;
+  int fd = socket (addr->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  /* SO_REUSEPORT: the workers of the soup transport each hold a socket
+   * on the same port, so the kernel balances accepts across them. */
   if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
       || (reuseport && setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
-      || bind (fd, (struct sockaddr *) &ss, len) < 0 || listen (fd, 1024) < 0)
+      || bind (fd, (const struct sockaddr *) &addr->ss, addr->len) < 0 || listen (fd, 1024) < 0)
     {
       int saved = errno;
-      g_autofree char *where = g_inet_address_to_string (ia);
+      g_autofree char *where = _notary_http_addr_to_string (addr);
       if (fd >= 0)
         close (fd);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "listen tcp %s:%u: %s", where, port,
-                   g_strerror (saved));
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "listen tcp %s: %s", where, g_strerror (saved));
       return -1;
     }
   return fd;
@@ -1174,50 +1195,110 @@ _notary_http_socket_port (int fd)
 {
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
-  g_autoptr (GSocketAddress) sa = NULL;
 
   if (getsockname (fd, (struct sockaddr *) &ss, &len) < 0)
     return 0;
-  sa = g_socket_address_new_from_native (&ss, len);
-  if (sa == NULL || !G_IS_INET_SOCKET_ADDRESS (sa))
-    return 0;
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (sa));
+  if (ss.ss_family == AF_INET6)
+    return ntohs (((struct sockaddr_in6 *) &ss)->sin6_port);
+  if (ss.ss_family == AF_INET)
+    return ntohs (((struct sockaddr_in *) &ss)->sin_port);
+  return 0;
 }
 
-static GInetAddress *
-resolve_host (const char *host, GError **error)
+/* The addresses @host names, in getaddrinfo's order, without duplicates,
+ * each with @port: an IP literal is itself, "" the IPv6 wildcard
+ * (dual-stack, like Go's ":port"), a name is resolved as GLib's resolver
+ * would (AI_ADDRCONFIG).  With libc, not GIO: the resolver's types and
+ * thread pool were ~0.4 MiB of the server's memory for one call at
+ * start-up.  (transfer full) or NULL with @error set. */
+static GArray *
+resolve_host (const char *host, guint16 port, GError **error)
 {
-  g_autoptr (GResolver) resolver = NULL;
-  GList *addrs;
-  GInetAddress *ia;
+  GArray *out = g_array_new (FALSE, TRUE, sizeof (NotaryHttpAddr));
+  struct addrinfo hints = { 0 }, *res = NULL;
+  NotaryHttpAddr a = { 0 };
+  struct sockaddr_in *in4 = (struct sockaddr_in *) &a.ss;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &a.ss;
+  int rc;
 
-  if (host[0] == '\0')
-    return g_inet_address_new_any (G_SOCKET_FAMILY_IPV6); /* dual-stack, like Go's ":port" */
-  ia = g_inet_address_new_from_string (host);
-  if (ia != NULL)
-    return ia;
-  resolver = g_resolver_get_default ();
-  addrs = g_resolver_lookup_by_name (resolver, host, NULL, error);
-  if (addrs == NULL)
-    return NULL;
-  ia = g_object_ref (addrs->data);
-  g_resolver_free_addresses (addrs);
-  return ia;
+  if (host[0] == '\0' || inet_pton (AF_INET6, host, &in6->sin6_addr) == 1)
+    {
+      in6->sin6_family = AF_INET6; /* "" leaves in6addr_any */
+      a.len = sizeof *in6;
+    }
+  else if (inet_pton (AF_INET, host, &in4->sin_addr) == 1)
+    {
+      in4->sin_family = AF_INET;
+      a.len = sizeof *in4;
+    }
+  if (a.len > 0)
+    {
+      _notary_http_addr_set_port (&a, port);
+      g_array_append_val (out, a);
+      return out;
+    }
+  hints.ai_flags = AI_ADDRCONFIG;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  rc = getaddrinfo (host, NULL, &hints, &res);
+  if (rc != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "Error resolving \u201c%s\u201d: %s", host,
+                   rc == EAI_SYSTEM ? g_strerror (errno) : gai_strerror (rc));
+      g_array_unref (out);
+      return NULL;
+    }
+  for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
+    {
+      gboolean seen = FALSE;
+
+      if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) || ai->ai_addrlen > sizeof a.ss)
+        continue;
+      memset (&a, 0, sizeof a);
+      memcpy (&a.ss, ai->ai_addr, ai->ai_addrlen);
+      a.len = ai->ai_addrlen;
+      _notary_http_addr_set_port (&a, port);
+      for (guint i = 0; i < out->len && !seen; i++)
+        seen = memcmp (&g_array_index (out, NotaryHttpAddr, i), &a, sizeof a) == 0;
+      if (!seen)
+        g_array_append_val (out, a);
+    }
+  freeaddrinfo (res);
+  if (out->len == 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "Error resolving \u201c%s\u201d: no IP address", host);
+      g_array_unref (out);
+      return NULL;
+    }
+  return out;
+}
+
+static gboolean
+addr_is_loopback (const NotaryHttpAddr *addr)
+{
+  if (addr->ss.ss_family == AF_INET6)
+    {
+      const struct in6_addr *in6 = &((const struct sockaddr_in6 *) &addr->ss)->sin6_addr;
+      /* ::1, or an IPv4 loopback address mapped */
+      return IN6_IS_ADDR_LOOPBACK (in6) || (IN6_IS_ADDR_V4MAPPED (in6) && in6->s6_addr[12] == 127);
+    }
+  return (ntohl (((const struct sockaddr_in *) &addr->ss)->sin_addr.s_addr) >> 24) == 127;
 }
 
 gboolean
 notary_http_server_listen (NotaryHttpServer *srv, const char *addr, GError **error)
 {
   g_autofree char *host = NULL;
-  g_autoptr (GInetAddress) ia = NULL;
+  g_autoptr (GArray) addrs = NULL;
   guint16 port;
 
   if (!parse_addr (addr, &host, &port, error))
     return FALSE;
-  ia = resolve_host (host, error);
-  if (ia == NULL)
+  addrs = resolve_host (host, port, error);
+  if (addrs == NULL)
     return FALSE;
-  if (!_notary_http_transport_listen (srv->transport, ia, port, &srv->port, error))
+  /* the first address, as Go's net.Listen */
+  if (!_notary_http_transport_listen (srv->transport, &g_array_index (addrs, NotaryHttpAddr, 0), &srv->port, error))
     return FALSE;
   srv->listening = TRUE;
   health_probe (srv);
@@ -1311,8 +1392,7 @@ gboolean
 notary_http_server_listen_debug (NotaryHttpServer *srv, const char *addr, GError **error)
 {
   g_autofree char *host = NULL;
-  g_autoptr (GResolver) resolver = g_resolver_get_default ();
-  GList *addrs = NULL;
+  g_autoptr (GArray) addrs = NULL;
   guint16 port;
   guint bound = 0;
 
@@ -1324,24 +1404,22 @@ notary_http_server_listen_debug (NotaryHttpServer *srv, const char *addr, GError
                    "debug interface must listen on a loopback address, not %s", addr);
       return FALSE;
     }
-  addrs = g_resolver_lookup_by_name (resolver, host, NULL, error);
+  addrs = resolve_host (host, port, error);
   if (addrs == NULL)
     return FALSE;
   /* Every address the name has (127.0.0.1 and ::1 for localhost), all of
    * which must be loopback: debug data never leaves the host. */
-  for (GList *l = addrs; l != NULL; l = l->next)
-    if (!g_inet_address_get_is_loopback (l->data))
+  for (guint i = 0; i < addrs->len; i++)
+    if (!addr_is_loopback (&g_array_index (addrs, NotaryHttpAddr, i)))
       {
-        g_resolver_free_addresses (addrs);
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                      "debug interface must listen on a loopback address, not %s", addr);
         return FALSE;
       }
-  for (GList *l = addrs; l != NULL; l = l->next)
-    if (_notary_http_transport_listen_debug (srv->transport, l->data, port,
-                                             bound == 0 && l->next == NULL ? error : NULL))
+  for (guint i = 0; i < addrs->len; i++)
+    if (_notary_http_transport_listen_debug (srv->transport, &g_array_index (addrs, NotaryHttpAddr, i),
+                                             bound == 0 && i + 1 == addrs->len ? error : NULL))
       bound++;
-  g_resolver_free_addresses (addrs);
   if (bound == 0)
     {
       if (error != NULL && *error == NULL)
