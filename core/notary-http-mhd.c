@@ -53,8 +53,8 @@
  *
  * The same hook gives GnuTLS our own socket I/O (TlsConnection): the
  * response header record, which MHD sends on its own just before the body
- * record, goes out with MSG_MORE so header and body leave in one segment
- * and wake the client once.  Reads go straight to the socket: bytes read
+ * record, is held back and leaves with the body record in one sendmsg, so
+ * header and body take one syscall and wake the client once.  Reads go straight to the socket: bytes read
  * ahead into a buffer of ours would be invisible to poll() and to MHD, so
  * a request whose last records sat there would never be finished (the
  * real client's publish hung that way).
@@ -93,7 +93,10 @@ typedef struct
 {
   Credentials *cred; /* pinned for the connection's life */
   int fd;
-  guint more;       /* records still to send with MSG_MORE */
+  guint more;       /* records that the next one is sure to follow */
+  /* Such a record, held back to leave in one sendmsg with the next. */
+  guint8 held[1024];
+  gsize held_len;
 } TlsConnection;
 
 struct _NotaryHttpTransport
@@ -207,21 +210,63 @@ tls_pull_timeout (gnutls_transport_ptr_t ptr, unsigned int ms)
   return poll (&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int) ms);
 }
 
+/* sendmsg() with the held record (if any) in front of @iov. */
+static ssize_t
+send_with_held (TlsConnection *tc, const giovec_t *iov, int iovcnt, int flags)
+{
+  struct iovec v[16];
+  struct msghdr msg = { 0 };
+  ssize_t sent;
+
+  if (tc->held_len == 0)
+    {
+      msg.msg_iov = (struct iovec *) iov;
+      msg.msg_iovlen = iovcnt;
+      return sendmsg (tc->fd, &msg, flags);
+    }
+  if (iovcnt >= (int) G_N_ELEMENTS (v))
+    iovcnt = G_N_ELEMENTS (v) - 1; /* the rest goes in GnuTLS's next call */
+  v[0] = (struct iovec){ tc->held, tc->held_len };
+  memcpy (v + 1, iov, iovcnt * sizeof *v);
+  msg.msg_iov = v;
+  msg.msg_iovlen = iovcnt + 1;
+  sent = sendmsg (tc->fd, &msg, flags);
+  if (sent < 0)
+    return sent;
+  if ((gsize) sent < tc->held_len)
+    {
+      /* Not even the held record left whole: keep its rest, and have
+       * GnuTLS offer this one again once the socket is writable. */
+      memmove (tc->held, tc->held + sent, tc->held_len - sent);
+      tc->held_len -= sent;
+      errno = EAGAIN;
+      return -1;
+    }
+  sent -= tc->held_len;
+  tc->held_len = 0;
+  return sent;
+}
+
 static ssize_t
 tls_push (gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
 {
   TlsConnection *tc = ptr;
-  struct msghdr msg = { 0 };
-  int flags = MSG_NOSIGNAL;
+  gsize total = 0;
 
-  if (tc->more > 0)
+  if (tc->more == 0)
+    return send_with_held (tc, iov, iovcnt, MSG_NOSIGNAL);
+  tc->more--;
+  for (int i = 0; i < iovcnt; i++)
+    total += iov[i].iov_len;
+  if (tc->held_len > 0 || total > sizeof tc->held)
+    return send_with_held (tc, iov, iovcnt, MSG_NOSIGNAL | MSG_MORE);
+  /* Hold it: it leaves with the next record, in one syscall. */
+  for (int i = 0; i < iovcnt; i++)
     {
-      tc->more--;
-      flags |= MSG_MORE;
+      memcpy (tc->held + tc->held_len, iov[i].iov_base, iov[i].iov_len);
+      tc->held_len += iov[i].iov_len;
     }
-  msg.msg_iov = (struct iovec *) iov;
-  msg.msg_iovlen = iovcnt;
-  return sendmsg (tc->fd, &msg, flags);
+  return (ssize_t) total;
 }
 
 static void
@@ -253,6 +298,7 @@ on_connection (void *cls, struct MHD_Connection *conn, void **socket_context,
   tc->cred = c;
   tc->fd = MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD)->connect_fd;
   tc->more = 0;
+  tc->held_len = 0;
   *socket_context = tc;
   /* Replaces the daemon-wide credentials MHD set; the handshake has not
    * started yet. */
@@ -466,8 +512,11 @@ queue_response (NotaryHttpTransport *t, struct MHD_Connection *conn, NotaryHttpE
   enum MHD_Result ok;
 
   /* MHD sends the header record, then at once the body record (none for
-   * HEAD): let the kernel hold the header until the body joins it. */
-  if (ex->response_body != NULL && !g_str_equal (ex->method, "HEAD"))
+   * HEAD or an empty body): tls_push holds the header until the body
+   * joins it, so both leave in one sendmsg: one syscall less per
+   * response (server CPU per GET 20.8 -> 18.5 us, means of 8 alternating
+   * 5 s wrk runs, 32 connections, memory-mode 404; MSG_MORE before). */
+  if (ex->response_body != NULL && g_bytes_get_size (ex->response_body) > 0 && !g_str_equal (ex->method, "HEAD"))
     {
       const union MHD_ConnectionInfo *info = MHD_get_connection_info (conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
       TlsConnection *tc = info != NULL ? info->socket_context : NULL;
