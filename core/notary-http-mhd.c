@@ -54,10 +54,10 @@
  * The same hook gives GnuTLS our own socket I/O (TlsConnection): the
  * response header record, which MHD sends on its own just before the body
  * record, is held back and leaves with the body record in one sendmsg, so
- * header and body take one syscall and wake the client once.  Reads go straight to the socket: bytes read
- * ahead into a buffer of ours would be invisible to poll() and to MHD, so
- * a request whose last records sat there would never be finished (the
- * real client's publish hung that way).
+ * header and body take one syscall and wake the client once.  Reads go
+ * straight to the socket: bytes read ahead into a buffer of ours would be
+ * invisible to poll() and to MHD, so a request whose last records sat
+ * there would never be finished (the real client's publish hung that way).
  */
 #define _GNU_SOURCE /* memmem */
 #include "notary-http-private.h"
