@@ -1383,6 +1383,46 @@ test_consistent_view (Fixture *f, gconstpointer data)
   (void) stray;
 }
 
+/* Current root/targets are resolved once per timestamp and remembered:
+ * a new timestamp (an update) must move them on, whether the store hands
+ * back the same bytes (memory) or equal copies (MySQL), and a delete must
+ * end them. */
+static void
+test_current_follows_timestamp (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GBytes) t2 = NULL;
+  g_autoptr (GBytes) s2 = NULL;
+  g_autoptr (GHashTable) up = fx_uploads_new ();
+  g_autoptr (GError) error = NULL;
+
+  fx_publish_initial (&f->fx, &f->keys);
+  t2 = fx_make_targets (&f->keys, 2);
+  s2 = fx_make_snapshot (&f->keys, 2, f->keys.root_bytes, t2);
+  for (guint copies = 0; copies < 2; copies++)
+    {
+      f->wrap.copy_reads = copies;
+      assert_current_is (f, "targets", f->keys.targets_bytes);
+      assert_current_is (f, "targets", f->keys.targets_bytes);
+      assert_current_is (f, "root", f->keys.root_bytes);
+    }
+  fx_uploads_add (up, "targets", t2);
+  fx_uploads_add (up, "snapshot", s2);
+  expect_update_ok (f, up);
+  assert_current_is (f, "targets", t2);
+  assert_current_is (f, "snapshot", s2);
+  assert_current_is (f, "root", f->keys.root_bytes);
+  f->wrap.copy_reads = FALSE;
+  assert_current_is (f, "targets", t2);
+  g_assert_null (notary_repo_get_current (f->repo, GUN, "targets/a", &error));
+  g_assert_error (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_true (notary_repo_delete (f->repo, GUN, &error));
+  g_assert_no_error (error);
+  g_assert_null (notary_repo_get_current (f->repo, GUN, "targets", &error));
+  g_assert_error (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_NOT_FOUND);
+}
+
 /* A store that builds new bytes per read (MySQL) must not have them
  * pinned in memory by the caches: at most one per distinct file may stay
  * alive after the reads are done, however many reads there were. */
@@ -1596,6 +1636,7 @@ main (int argc, char **argv)
   T ("read/consistent-view", test_consistent_view);
   T ("read/ahead", test_read_ahead);
   T ("read/not-pinned", test_reads_not_pinned);
+  T ("read/current-follows-timestamp", test_current_follows_timestamp);
   T ("delete", test_delete);
   T ("health", test_health);
 #undef T
