@@ -799,6 +799,17 @@ path_is_clean (const char *path)
     }
 }
 
+/* The request path with its %-escapes decoded; NULL for a bad escape or
+ * an encoded NUL (g_uri_unescape_string).  Request paths seldom carry
+ * escapes, and this runs on every request: those without are copied. */
+static char *
+unescape_path (const char *raw)
+{
+  if (strchr (raw, '%') == NULL)
+    return g_strdup (raw);
+  return g_uri_unescape_string (raw, NULL);
+}
+
 char *
 notary_http_clean_path (const char *path)
 {
@@ -902,7 +913,7 @@ _notary_http_server_read_ahead (NotaryHttpServer *srv, NotaryHttpExchange *ex, N
   if (ex->too_large || !g_str_equal (ex->method, "GET"))
     return FALSE;
   /* the GET route() would take, for a GUN it would serve */
-  path = g_uri_unescape_string (ex->raw_path, NULL);
+  path = unescape_path (ex->raw_path);
   if (path == NULL || !g_str_has_prefix (path, "/v2/") || !g_str_equal ((clean = notary_http_clean_path (path)), path)
       || classify_get (path, &m) != OP_GET_ROLE || !gun_allowed (srv, m.gun) || !notary_gun_is_valid (m.gun))
     return FALSE;
@@ -1077,7 +1088,7 @@ handle (NotaryHttpServer *srv, NotaryHttpExchange *ex, gboolean no_wait)
       return TRUE;
     }
 
-  path = g_uri_unescape_string (ex->raw_path, NULL);
+  path = unescape_path (ex->raw_path);
   if (path == NULL)
     respond_error (&req, NOTARY_HTTP_METADATA_NOT_FOUND, NULL);
   else if (!g_str_equal ((clean = notary_http_clean_path (path)), path))

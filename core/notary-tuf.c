@@ -102,7 +102,7 @@ gboolean
 notary_gun_is_valid (const char *gun)
 {
   size_t len;
-  g_auto (GStrv) segments = NULL;
+  const char *seg;
 
   if (gun == NULL)
     return FALSE;
@@ -118,13 +118,18 @@ notary_gun_is_valid (const char *gun)
     }
   if (strstr (gun, "/_trust/") != NULL || g_str_has_suffix (gun, "/_trust"))
     return FALSE;
-  segments = g_strsplit (gun, "/", -1);
-  for (guint i = 0; segments[i] != NULL; i++)
+  /* No empty, "." or ".." segment; walked in place, as this runs on every
+   * GET. */
+  for (seg = gun;; seg++)
     {
-      if (segments[i][0] == '\0' || g_str_equal (segments[i], ".") || g_str_equal (segments[i], ".."))
+      const char *end = strchr (seg, '/');
+      size_t n = end != NULL ? (size_t)(end - seg) : strlen (seg);
+      if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
         return FALSE;
+      if (end == NULL)
+        return TRUE;
+      seg = end;
     }
-  return TRUE;
 }
 
 /* ---- envelope ---------------------------------------------------------- */

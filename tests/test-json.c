@@ -725,11 +725,16 @@ test_time_http (void)
   g_autofree char *go_ref = notary_time_format_http (1136214245);
   g_autofree char *leap = notary_time_format_http (951868799);
   g_autofree char *before = notary_time_format_http (-1);
+  g_autofree char *last4 = notary_time_format_http (253402300799);
+  g_autofree char *year5 = notary_time_format_http (253402300800);
 
   g_assert_cmpstr (epoch, ==, "Thu, 01 Jan 1970 00:00:00 GMT");
   g_assert_cmpstr (go_ref, ==, "Mon, 02 Jan 2006 15:04:05 GMT");
   g_assert_cmpstr (leap, ==, "Tue, 29 Feb 2000 23:59:59 GMT");
   g_assert_cmpstr (before, ==, "Wed, 31 Dec 1969 23:59:59 GMT");
+  /* the last year of four digits, then the formatted fallback */
+  g_assert_cmpstr (last4, ==, "Fri, 31 Dec 9999 23:59:59 GMT");
+  g_assert_cmpstr (year5, ==, "Sat, 01 Jan 10000 00:00:00 GMT");
 
   for (gint64 t = -86400 * 400; t < 4102444800; t += 86400 * 3 + 4321)
     {

@@ -73,10 +73,10 @@ test_gun_names (void)
 {
   static const char *const valid[] = {
     "a", "docker.io/library/alpine", "example.com:5000/x/y", "quay.io/coreos/etcd", "a_b-c.d/e+f@g", "x/trust",
-    "x/_trustee/y", "..a/b", "a/b..",
+    "x/_trustee/y", "..a/b", "a/b..", "...", "a/.../b", ".a/b", "a/.b",
   };
   static const char *const invalid[] = {
-    "", "..", ".", "a/../b", "a/./b", "../a", "a/..", "a//b", "/a", "a/", "/", "a/_trust/b", "a/_trust",
+    "", "..", ".", "a/../b", "a/./b", "../a", "a/..", "a/b/.", "./a", "a/b//", "a//b", "/a", "a/", "/", "a/_trust/b", "a/_trust",
     "a\nb", "a\tb", "a\x01", "a\x7f", "a b", "a*b", "a?b", "a%2fb", "a\\b", "caf\xc3\xa9",
   };
   g_autoptr (GString) s = g_string_new (NULL);
