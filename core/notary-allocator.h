@@ -16,4 +16,15 @@ G_BEGIN_DECLS
  * otherwise.  \return (transfer full) */
 char *notary_allocator_describe (void);
 
+/* For a daemon's main(), before any thread starts: caps glibc's malloc
+ * arenas at two per CPU, unless the operator chose a cap
+ * (MALLOC_ARENA_MAX, or glibc.malloc.arena_max in GLIBC_TUNABLES).
+ * glibc gives every thread that allocates an arena of its own, up to
+ * eight per CPU, and each keeps its freed memory for itself; the server
+ * runs a thread per HTTP worker, per handler and per fetcher (21 with
+ * MySQL on 2 CPUs), and no more than one per CPU can run at a time.
+ * Nothing to do with mimalloc or another libc.
+ * \return the cap set, 0 when none was */
+guint notary_allocator_tune (void);
+
 G_END_DECLS

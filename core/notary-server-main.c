@@ -148,6 +148,7 @@ main (int argc, char **argv)
   };
 
   notary_ecdsa_process_init ();
+  notary_allocator_tune ();
   if (!notary_daemon_parse_flags (argc, argv, flag_table, G_N_ELEMENTS (flag_table), &flags.help, &error))
     {
       fprintf (stderr, "%s\n", error->message);

@@ -9,8 +9,14 @@
 #include "notary-allocator.h"
 
 #include <glib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__GLIBC__) && !defined(NOTARY_WITH_MIMALLOC) && !defined(__SANITIZE_ADDRESS__)
+#include <malloc.h>
+#define GLIBC_ARENAS 1
+#endif
 
 #ifdef NOTARY_WITH_MIMALLOC
 #include <mimalloc.h>
@@ -47,11 +53,104 @@ test_serves_whole_process (void)
 #endif
 }
 
+#ifdef GLIBC_ARENAS
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  guint waiting;
+  guint total;
+} Gate;
+
+/* Allocates on its own thread, then holds on until every thread has, so
+ * that none can hand its arena to the next. */
+static gpointer
+allocate_and_wait (gpointer data)
+{
+  Gate *g = data;
+  void *block = malloc (100);
+
+  g_mutex_lock (&g->lock);
+  if (++g->waiting == g->total)
+    g_cond_broadcast (&g->cond);
+  while (g->waiting < g->total)
+    g_cond_wait (&g->cond, &g->lock);
+  g_mutex_unlock (&g->lock);
+  free (block);
+  return NULL;
+}
+
+/* The arenas glibc has made, as malloc_info lists them. */
+static guint
+count_arenas (void)
+{
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream (&text, &len);
+  guint n = 0;
+
+  g_assert_nonnull (f);
+  g_assert_cmpint (malloc_info (0, f), ==, 0);
+  fclose (f);
+  for (const char *p = text; (p = strstr (p, "<heap nr=")) != NULL; p++)
+    n++;
+  free (text);
+  return n;
+}
+#endif
+
+static void
+test_arena_cap (void)
+{
+  if (g_test_subprocess ())
+    {
+#ifdef GLIBC_ARENAS
+      guint cap = notary_allocator_tune ();
+      guint n_threads = 4 * cap; /* glibc alone would make up to 8 per CPU */
+      g_autofree GThread **threads = g_new (GThread *, n_threads);
+      Gate gate = { .total = n_threads };
+
+      g_assert_cmpuint (cap, ==, 2 * g_get_num_processors ());
+      for (guint i = 0; i < n_threads; i++)
+        threads[i] = g_thread_new ("alloc", allocate_and_wait, &gate);
+      g_mutex_lock (&gate.lock);
+      while (gate.waiting < gate.total)
+        g_cond_wait (&gate.cond, &gate.lock);
+      g_mutex_unlock (&gate.lock);
+      g_test_message ("%u threads allocating, %u arenas", n_threads, count_arenas ());
+      g_assert_cmpuint (count_arenas (), <=, cap);
+      for (guint i = 0; i < n_threads; i++)
+        g_thread_join (threads[i]);
+#else
+      g_assert_cmpuint (notary_allocator_tune (), ==, 0);
+#endif
+      return;
+    }
+  g_unsetenv ("MALLOC_ARENA_MAX");
+  g_unsetenv ("GLIBC_TUNABLES");
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDOUT | G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+/* An operator's own choice stands. */
+static void
+test_arena_cap_left_to_operator (void)
+{
+  g_setenv ("MALLOC_ARENA_MAX", "3", TRUE);
+  g_assert_cmpuint (notary_allocator_tune (), ==, 0);
+  g_unsetenv ("MALLOC_ARENA_MAX");
+  g_setenv ("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=131072:glibc.malloc.arena_max=3", TRUE);
+  g_assert_cmpuint (notary_allocator_tune (), ==, 0);
+  g_unsetenv ("GLIBC_TUNABLES");
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/allocator/describe-matches-build", test_describe_matches_build);
   g_test_add_func ("/allocator/serves-whole-process", test_serves_whole_process);
+  g_test_add_func ("/allocator/arena-cap", test_arena_cap);
+  g_test_add_func ("/allocator/arena-cap-left-to-operator", test_arena_cap_left_to_operator);
   return g_test_run ();
 }

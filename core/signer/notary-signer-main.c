@@ -116,6 +116,7 @@ main (int argc, char **argv)
   /* A vanished peer must cost a connection, never the process. */
   signal (SIGPIPE, SIG_IGN);
   notary_ecdsa_process_init ();
+  notary_allocator_tune ();
 
   const NotaryFlag flag_table[] = {
     { "config", NOTARY_FLAG_STRING, &flags.config },
