@@ -1079,7 +1079,6 @@ notary_time_format_http (gint64 unix_seconds)
                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
   gint64 y, days, wday;
   guint mo, d, sod;
-
   char *out, *p;
 
   split_unix (unix_seconds, &y, &mo, &d, &sod, &days);
@@ -1091,11 +1090,14 @@ notary_time_format_http (gint64 unix_seconds)
   /* Every response with metadata carries one (Last-Modified): written
    * digit by digit, vfprintf was ~1.5% of a GET's CPU. */
   out = p = g_malloc (sizeof "Thu, 01 Jan 1970 00:00:00 GMT");
-  memcpy (p, wdays[wday], 3), p += 3;
-  *p++ = ',', *p++ = ' ';
+  memcpy (p, wdays[wday], 3);
+  p += 3;
+  *p++ = ',';
+  *p++ = ' ';
   p = put_digits (p, d, 2);
   *p++ = ' ';
-  memcpy (p, months[mo - 1], 3), p += 3;
+  memcpy (p, months[mo - 1], 3);
+  p += 3;
   *p++ = ' ';
   p = put_digits (p, (guint) y, 4);
   *p++ = ' ';
