@@ -495,30 +495,29 @@ file_cache_purge_gun (NotaryRepo *repo, const char *gun)
   g_mutex_unlock (&repo->cache_lock);
 }
 
-/* The snapshot the latest timestamp names, with that timestamp. */
+/* The snapshot the timestamp @ts names. */
 static NotaryStoredFile *
-current_snapshot (NotaryRepo *repo, const char *gun, const ReadCtx *ctx, NotaryStoredFile **out_ts, GError **error)
+snapshot_named_by (NotaryRepo *repo, const char *gun, NotaryStoredFile *ts, const ReadCtx *ctx, GError **error)
 {
-  g_autoptr (GHashTable) role_sha = NULL;
+  g_autoptr (GHashTable) ts_meta = NULL;
   gint64 expires;
-  NotaryStoredFile *ts;
-  NotaryStoredFile *sn;
-  const char *sha;
 
-  ts = latest_timestamp (repo, gun, ctx, error);
+  if (!meta_facts (repo, gun, ts, TRUE, &expires, &ts_meta, error))
+    return NULL;
+  return storage_checksum (repo, gun, "snapshot", g_hash_table_lookup (ts_meta, "snapshot"), ctx, error);
+}
+
+/* The snapshot the latest timestamp names. */
+static NotaryStoredFile *
+current_snapshot (NotaryRepo *repo, const char *gun, const ReadCtx *ctx, GError **error)
+{
+  NotaryStoredFile *ts = latest_timestamp (repo, gun, ctx, error);
+  NotaryStoredFile *sn;
+
   if (ts == NULL)
     return NULL;
-  if (!meta_facts (repo, gun, ts, TRUE, &expires, &role_sha, error))
-    {
-      notary_stored_file_free (ts);
-      return NULL;
-    }
-  sha = g_hash_table_lookup (role_sha, "snapshot");
-  sn = storage_checksum (repo, gun, "snapshot", sha, ctx, error);
-  if (out_ts != NULL && sn != NULL)
-    *out_ts = ts;
-  else
-    notary_stored_file_free (ts);
+  sn = snapshot_named_by (repo, gun, ts, ctx, error);
+  notary_stored_file_free (ts);
   return sn;
 }
 
@@ -526,14 +525,10 @@ current_snapshot (NotaryRepo *repo, const char *gun, const ReadCtx *ctx, NotaryS
 static GHashTable *
 resolve_current_meta (NotaryRepo *repo, const char *gun, NotaryStoredFile *ts, const ReadCtx *ctx, GError **error)
 {
-  g_autoptr (GHashTable) ts_meta = NULL;
   GHashTable *role_sha = NULL;
   gint64 expires;
-  NotaryStoredFile *sn;
+  NotaryStoredFile *sn = snapshot_named_by (repo, gun, ts, ctx, error);
 
-  if (!meta_facts (repo, gun, ts, TRUE, &expires, &ts_meta, error))
-    return NULL;
-  sn = storage_checksum (repo, gun, "snapshot", g_hash_table_lookup (ts_meta, "snapshot"), ctx, error);
   if (sn == NULL)
     return NULL;
   if (!meta_facts (repo, gun, sn, FALSE, &expires, &role_sha, error))
@@ -959,7 +954,7 @@ generate_snapshot (UpdateCtx *ctx, GBytes *root_bytes, GError **error)
   gint64 version;
   SignResult res;
 
-  prev = current_snapshot (ctx->repo, ctx->gun, &blocking_read, NULL, &local_error);
+  prev = current_snapshot (ctx->repo, ctx->gun, &blocking_read, &local_error);
   if (prev == NULL && !is_not_found (local_error))
     {
       g_propagate_error (error, g_steal_pointer (&local_error));
@@ -1417,19 +1412,12 @@ notary_repo_get_current_after (NotaryRepo *repo, const char *gun, const char *ro
     return current_timestamp (repo, gun, ctx, error);
   if (g_str_equal (role, "snapshot"))
     {
-      g_autoptr (GHashTable) ts_meta = NULL;
-      gint64 expires;
       NotaryStoredFile *ts = current_timestamp (repo, gun, ctx, error);
       NotaryStoredFile *sn;
       if (ts == NULL)
         return NULL;
-      if (!meta_facts (repo, gun, ts, TRUE, &expires, &ts_meta, error))
-        {
-          notary_stored_file_free (ts);
-          return NULL;
-        }
+      sn = snapshot_named_by (repo, gun, ts, ctx, error);
       notary_stored_file_free (ts);
-      sn = storage_checksum (repo, gun, "snapshot", g_hash_table_lookup (ts_meta, "snapshot"), ctx, error);
       return sn;
     }
   return current_via_snapshot_sha (repo, gun, role, ctx, NULL, error);
