@@ -543,7 +543,7 @@ current_via_snapshot_sha (NotaryRepo *repo, const char *gun, const char *role, c
                           GError **error)
 {
   g_autoptr (GHashTable) role_sha = NULL;
-  g_autofree char *sha = NULL;
+  const char *sha;
   NotaryStoredFile *ts;
   CurrentMeta *c;
 
@@ -573,8 +573,9 @@ current_via_snapshot_sha (NotaryRepo *repo, const char *gun, const char *role, c
       g_mutex_unlock (&repo->cache_lock);
     }
   notary_stored_file_free (ts);
-  /* (role_sha is immutable once built: read without the lock) */
-  sha = g_strdup (g_hash_table_lookup (role_sha, role));
+  /* role_sha is immutable once built and our reference keeps it (and
+   * so @sha) alive: read without the lock, no copy. */
+  sha = g_hash_table_lookup (role_sha, role);
   if (sha == NULL)
     {
       /* Not listed in the current snapshot: it does not exist as far as
