@@ -23,8 +23,8 @@ NotarySignerDebug *notary_signer_debug_new (char **argv);
 void notary_signer_debug_free (NotarySignerDebug *debug);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NotarySignerDebug, notary_signer_debug_free)
 
-/* Serve on 127.0.0.1:@port (0 = any free port) from the thread-default
- * main context.  \return FALSE + error when the port cannot be bound. */
+/* Serve on 127.0.0.1:@port (0 = any free port) from a thread of its
+ * own.  \return FALSE + error when the port cannot be bound. */
 gboolean notary_signer_debug_listen (NotarySignerDebug *debug, guint16 port, GError **error);
 /* The bound port (after a successful listen). */
 guint16 notary_signer_debug_get_port (NotarySignerDebug *debug);
