@@ -62,6 +62,7 @@
 #define _GNU_SOURCE /* memmem */
 #include "notary-http-private.h"
 #include "notary-log.h"
+#include "notary-tls-keypair.h"
 
 #include <errno.h>
 #include <gnutls/gnutls.h>
@@ -158,7 +159,7 @@ credentials_new (const char *cert_pem, const char *key_pem, const char *ca_pem, 
   c->refs = 1;
   rc = gnutls_certificate_allocate_credentials (&c->cred);
   if (rc == GNUTLS_E_SUCCESS)
-    rc = gnutls_certificate_set_x509_key_mem (c->cred, &cert, &key, GNUTLS_X509_FMT_PEM);
+    rc = notary_tls_set_key_pair_mem (c->cred, &cert, &key);
   if (rc == GNUTLS_E_SUCCESS && ca_pem != NULL)
     {
       gnutls_datum_t ca = { (unsigned char *) ca_pem, strlen (ca_pem) };

@@ -5,6 +5,8 @@
 #include <gnutls/gnutls.h>
 #include <string.h>
 
+#include "notary-tls-keypair.h"
+
 struct _NotaryTlsIdentity
 {
   gatomicrefcount refs;
@@ -45,7 +47,7 @@ notary_tls_identity_load (const char *cert_file, const char *key_file, GError **
     /* The same call the transport makes, so what loads here serves
      * there; it refuses a key that does not match the leaf. */
     if (!check_gnutls (gnutls_certificate_allocate_credentials (&cred), "TLS credentials", error)
-        || !check_gnutls (gnutls_certificate_set_x509_key_mem (cred, &c, &k, GNUTLS_X509_FMT_PEM),
+        || !check_gnutls (notary_tls_set_key_pair_mem (cred, &c, &k),
                           "certificate and key", error))
       return NULL;
   }

@@ -33,6 +33,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "notary-build-config.h"
+#include "notary-tls-keypair.h"
 
 G_DEFINE_QUARK (notary-grpc-error-quark, notary_grpc_error)
 
@@ -477,7 +478,7 @@ load_key_pair (gnutls_certificate_credentials_t creds, const char *cert_file, co
                    local != NULL ? local->message : "open : no such file or directory");
       return FALSE;
     }
-  r = gnutls_certificate_set_x509_key_file (creds, cert_file, key_file, GNUTLS_X509_FMT_PEM);
+  r = notary_tls_set_key_pair_file (creds, cert_file, key_file);
   if (r < 0)
     {
       g_set_error (error, NOTARY_GRPC_ERROR, NOTARY_GRPC_STATUS_INTERNAL,
