@@ -258,7 +258,7 @@ ROWS = [
      "higher"),
     ("pub_one", "p99_ms", "publish, one GUN p99", "ms", "lower"),
     ("pub_one", "version_conflicts", "publish, one GUN: 400 VERSION answers", "count", "info"),
-    ("startup", "ms", "start-up (exec to first health 200)", "ms", "lower"),
+    ("startup", "ms", "start-up (exec to first health 200, median)", "ms", "lower"),
     ("rss", "idle_kb", "RSS idle (one repository)", "MiB", "lower"),
     ("rss", "peak_kb", "peak RSS under load (VmHWM)", "MiB", "lower"),
     ("fill", "wall_s", "storing the scaled repositories (fill, incl. generator)", "s", "lower"),
@@ -290,7 +290,7 @@ ROWS = [
     ("big_targets", "median_ms", "[scaled] publish of a big targets file (median)", "ms",
      "lower"),
     ("rss", "scaled_peak_kb", "[scaled] peak RSS (VmHWM)", "MiB", "lower"),
-    ("signer_startup", "ms", "signer start-up (exec to gRPC port open)", "ms", "lower"),
+    ("signer_startup", "ms", "signer start-up (exec to gRPC port open, median)", "ms", "lower"),
     # sign_<N> rows (Sign calls over gRPC/mTLS, N callers) are added per run.
     ("signer_rss", "peak_kb", "signer peak RSS after the Sign rows (VmHWM)", "MiB", "lower"),
 ]
