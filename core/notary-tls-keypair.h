@@ -15,9 +15,9 @@
 #include <gnutls/gnutls.h>
 
 /* Like gnutls_certificate_set_x509_key_mem() (PEM chain, leaf first;
- * unencrypted PEM key), the match checked as above.  Sets
- * GNUTLS_CERTIFICATE_SKIP_KEY_CERT_MATCH on @cred: every pair it takes
- * must come through here.  \return 0 or a GnuTLS error code; on a
+ * unencrypted PEM key), the match checked as above.  Sets @cred's flags
+ * to GNUTLS_CERTIFICATE_SKIP_KEY_CERT_MATCH (replacing any: GnuTLS has no
+ * getter), so every pair it takes must come through here.  \return 0 or a GnuTLS error code; on a
  * mismatch @cred holds the pair (as with GnuTLS's own check): discard it. */
 int notary_tls_set_key_pair_mem (gnutls_certificate_credentials_t cred, const gnutls_datum_t *chain_pem,
                                  const gnutls_datum_t *key_pem);
