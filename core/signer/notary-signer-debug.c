@@ -170,12 +170,12 @@ handle (void *cls, struct MHD_Connection *conn, const char *url, const char *met
         const char *upload_data, size_t *upload_data_size, void **req_cls)
 {
   NotarySignerDebug *debug = cls;
-  static int headers_seen; /* address only: marks the request's first call */
 
   if (*req_cls == NULL)
     {
-      /* First call: headers only; answer once the body (if any) is in. */
-      *req_cls = &headers_seen;
+      /* First call: headers only; answer once the body (if any) is in.
+       * Any non-NULL value marks the later calls. */
+      *req_cls = debug;
       return MHD_YES;
     }
   if (*upload_data_size > 0)
