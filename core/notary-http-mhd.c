@@ -744,7 +744,7 @@ setup_tls (NotaryHttpTransport *t, GError **error)
 }
 
 gboolean
-_notary_http_transport_listen (NotaryHttpTransport *t, const NotaryHttpAddr *addr, guint16 *out_port,
+_notary_http_transport_listen (NotaryHttpTransport *t, const NotaryListenAddr *addr, guint16 *out_port,
                                GError **error)
 {
   gboolean tls = t->opts->tls_identity != NULL;
@@ -756,7 +756,7 @@ _notary_http_transport_listen (NotaryHttpTransport *t, const NotaryHttpAddr *add
   g_return_val_if_fail (t->daemon == NULL, FALSE);
   if (tls && !setup_tls (t, error))
     return FALSE;
-  fd = _notary_http_bind (addr, FALSE, error);
+  fd = notary_listen_bind (addr, FALSE, error);
   if (fd < 0)
     return FALSE;
   if (tls)
@@ -800,7 +800,7 @@ _notary_http_transport_listen (NotaryHttpTransport *t, const NotaryHttpAddr *add
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot start the HTTP%s server", tls ? "S" : "");
       return FALSE;
     }
-  *out_port = _notary_http_socket_port (fd);
+  *out_port = notary_listen_socket_port (fd);
   return TRUE;
 }
 
@@ -856,9 +856,9 @@ _notary_http_transport_stop (NotaryHttpTransport *t)
 }
 
 gboolean
-_notary_http_transport_listen_debug (NotaryHttpTransport *t, const NotaryHttpAddr *addr, GError **error)
+_notary_http_transport_listen_debug (NotaryHttpTransport *t, const NotaryListenAddr *addr, GError **error)
 {
-  int fd = _notary_http_bind (addr, FALSE, error);
+  int fd = notary_listen_bind (addr, FALSE, error);
   struct MHD_Daemon *d;
 
   if (fd < 0)

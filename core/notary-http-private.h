@@ -13,6 +13,7 @@
 #pragma once
 
 #include "notary-http.h"
+#include "notary-listen.h"
 
 #include <sys/socket.h>
 
@@ -104,24 +105,6 @@ gboolean _notary_http_server_read_ahead (NotaryHttpServer *srv, NotaryHttpExchan
  * answer. */
 gboolean _notary_http_server_may_block (NotaryHttpServer *srv, const char *method, const char *raw_path);
 
-/* An address to listen on: IPv4 or IPv6, with its port (0: any). */
-typedef struct
-{
-  struct sockaddr_storage ss;
-  socklen_t len;
-} NotaryHttpAddr;
-
-/* "host:port" of @addr, IPv6 in brackets.  (transfer full) */
-char *_notary_http_addr_to_string (const NotaryHttpAddr *addr);
-void _notary_http_addr_set_port (NotaryHttpAddr *addr, guint16 port);
-
-/* A listening TCP socket on @addr (SOCK_CLOEXEC, SO_REUSEADDR, and
- * SO_REUSEPORT when @reuseport so several workers may each hold one).
- * Returns the fd (the caller owns it) or -1 with @error set. */
-int _notary_http_bind (const NotaryHttpAddr *addr, gboolean reuseport, GError **error);
-/* The local port of a bound socket, 0 on failure. */
-guint16 _notary_http_socket_port (int fd);
-
 /* ---- implemented by the transport --------------------------------------- */
 
 typedef struct _NotaryHttpTransport NotaryHttpTransport;
@@ -130,10 +113,10 @@ typedef struct _NotaryHttpTransport NotaryHttpTransport;
 NotaryHttpTransport *_notary_http_transport_new (NotaryHttpServer *srv, const NotaryHttpOptions *opts);
 /* Binds @addr (port 0: any; the chosen one is returned in @out_port) and
  * starts opts->workers worker threads serving the main API. */
-gboolean _notary_http_transport_listen (NotaryHttpTransport *t, const NotaryHttpAddr *addr, guint16 *out_port,
+gboolean _notary_http_transport_listen (NotaryHttpTransport *t, const NotaryListenAddr *addr, guint16 *out_port,
                                         GError **error);
 /* Serves the debug endpoints, plain HTTP, on one more address. */
-gboolean _notary_http_transport_listen_debug (NotaryHttpTransport *t, const NotaryHttpAddr *addr, GError **error);
+gboolean _notary_http_transport_listen_debug (NotaryHttpTransport *t, const NotaryListenAddr *addr, GError **error);
 /* New connections use @identity (full chain and key); established ones keep theirs. */
 void _notary_http_transport_set_identity (NotaryHttpTransport *t, NotaryTlsIdentity *identity);
 /* Stops the main listener's workers (in-flight requests finish first). */

@@ -268,10 +268,10 @@ socket_from_fd (int fd, GError **error)
 }
 
 gboolean
-_notary_http_transport_listen (NotaryHttpTransport *t, const NotaryHttpAddr *addr, guint16 *out_port,
+_notary_http_transport_listen (NotaryHttpTransport *t, const NotaryListenAddr *addr, guint16 *out_port,
                                GError **error)
 {
-  NotaryHttpAddr a = *addr; /* every worker on the first one's port */
+  NotaryListenAddr a = *addr; /* every worker on the first one's port */
 
   g_clear_object (&t->certificate);
   g_clear_object (&t->client_ca);
@@ -283,14 +283,14 @@ _notary_http_transport_listen (NotaryHttpTransport *t, const NotaryHttpAddr *add
     return FALSE;
   for (guint i = 0; i < t->opts->workers; i++)
     {
-      int fd = _notary_http_bind (&a, TRUE, error);
+      int fd = notary_listen_bind (&a, TRUE, error);
       GSocket *sock;
       Worker *w;
 
       if (fd < 0 || (sock = socket_from_fd (fd, error)) == NULL)
         goto fail;
-      *out_port = _notary_http_socket_port (fd);
-      _notary_http_addr_set_port (&a, *out_port);
+      *out_port = notary_listen_socket_port (fd);
+      notary_listen_addr_set_port (&a, *out_port);
       w = worker_new (t, sock, error);
       if (w == NULL)
         goto fail;
@@ -374,7 +374,7 @@ _notary_http_transport_stop (NotaryHttpTransport *t)
 }
 
 gboolean
-_notary_http_transport_listen_debug (NotaryHttpTransport *t, const NotaryHttpAddr *addr, GError **error)
+_notary_http_transport_listen_debug (NotaryHttpTransport *t, const NotaryListenAddr *addr, GError **error)
 {
   g_autoptr (GSocketAddress) sa = g_socket_address_new_from_native ((gpointer) &addr->ss, addr->len);
 

@@ -1154,68 +1154,6 @@ parse_addr (const char *addr, char **host, guint16 *port, GError **error)
   return TRUE;
 }
 
-char *
-_notary_http_addr_to_string (const NotaryHttpAddr *addr)
-{
-  char host[INET6_ADDRSTRLEN] = "";
-  const struct sockaddr_in *in4 = (const struct sockaddr_in *) &addr->ss;
-  const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) &addr->ss;
-
-  if (addr->ss.ss_family == AF_INET6)
-    {
-      inet_ntop (AF_INET6, &in6->sin6_addr, host, sizeof host);
-      return g_strdup_printf ("[%s]:%u", host, ntohs (in6->sin6_port));
-    }
-  inet_ntop (AF_INET, &in4->sin_addr, host, sizeof host);
-  return g_strdup_printf ("%s:%u", host, ntohs (in4->sin_port));
-}
-
-void
-_notary_http_addr_set_port (NotaryHttpAddr *addr, guint16 port)
-{
-  if (addr->ss.ss_family == AF_INET6)
-    ((struct sockaddr_in6 *) &addr->ss)->sin6_port = htons (port);
-  else
-    ((struct sockaddr_in *) &addr->ss)->sin_port = htons (port);
-}
-
-int
-_notary_http_bind (const NotaryHttpAddr *addr, gboolean reuseport, GError **error)
-{
-  int one = 1;
-  int fd = socket (addr->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  /* SO_REUSEPORT: the workers of the soup transport each hold a socket
-   * on the same port, so the kernel balances accepts across them. */
-  if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
-      || (reuseport && setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
-      || bind (fd, (const struct sockaddr *) &addr->ss, addr->len) < 0 || listen (fd, 1024) < 0)
-    {
-      int saved = errno;
-      g_autofree char *where = _notary_http_addr_to_string (addr);
-      if (fd >= 0)
-        close (fd);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "listen tcp %s: %s", where, g_strerror (saved));
-      return -1;
-    }
-  return fd;
-}
-
-guint16
-_notary_http_socket_port (int fd)
-{
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-
-  if (getsockname (fd, (struct sockaddr *) &ss, &len) < 0)
-    return 0;
-  if (ss.ss_family == AF_INET6)
-    return ntohs (((struct sockaddr_in6 *) &ss)->sin6_port);
-  if (ss.ss_family == AF_INET)
-    return ntohs (((struct sockaddr_in *) &ss)->sin_port);
-  return 0;
-}
-
 /* The addresses @host names, in getaddrinfo's order, without duplicates,
  * each with @port: an IP literal is itself, "" the IPv6 wildcard
  * (dual-stack, like Go's ":port"), a name is resolved as GLib's resolver
@@ -1225,9 +1163,9 @@ _notary_http_socket_port (int fd)
 static GArray *
 resolve_host (const char *host, guint16 port, GError **error)
 {
-  GArray *out = g_array_new (FALSE, TRUE, sizeof (NotaryHttpAddr));
+  GArray *out = g_array_new (FALSE, TRUE, sizeof (NotaryListenAddr));
   struct addrinfo hints = { 0 }, *res = NULL;
-  NotaryHttpAddr a = { 0 };
+  NotaryListenAddr a = { 0 };
   struct sockaddr_in *in4 = (struct sockaddr_in *) &a.ss;
   struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &a.ss;
   int rc;
@@ -1244,7 +1182,7 @@ resolve_host (const char *host, guint16 port, GError **error)
     }
   if (a.len > 0)
     {
-      _notary_http_addr_set_port (&a, port);
+      notary_listen_addr_set_port (&a, port);
       g_array_append_val (out, a);
       return out;
     }
@@ -1268,9 +1206,9 @@ resolve_host (const char *host, guint16 port, GError **error)
       memset (&a, 0, sizeof a);
       memcpy (&a.ss, ai->ai_addr, ai->ai_addrlen);
       a.len = ai->ai_addrlen;
-      _notary_http_addr_set_port (&a, port);
+      notary_listen_addr_set_port (&a, port);
       for (guint i = 0; i < out->len && !seen; i++)
-        seen = memcmp (&g_array_index (out, NotaryHttpAddr, i), &a, sizeof a) == 0;
+        seen = memcmp (&g_array_index (out, NotaryListenAddr, i), &a, sizeof a) == 0;
       if (!seen)
         g_array_append_val (out, a);
     }
@@ -1285,7 +1223,7 @@ resolve_host (const char *host, guint16 port, GError **error)
 }
 
 static gboolean
-addr_is_loopback (const NotaryHttpAddr *addr)
+addr_is_loopback (const NotaryListenAddr *addr)
 {
   if (addr->ss.ss_family == AF_INET6)
     {
@@ -1309,7 +1247,7 @@ notary_http_server_listen (NotaryHttpServer *srv, const char *addr, GError **err
   if (addrs == NULL)
     return FALSE;
   /* the first address, as Go's net.Listen */
-  if (!_notary_http_transport_listen (srv->transport, &g_array_index (addrs, NotaryHttpAddr, 0), &srv->port, error))
+  if (!_notary_http_transport_listen (srv->transport, &g_array_index (addrs, NotaryListenAddr, 0), &srv->port, error))
     return FALSE;
   srv->listening = TRUE;
   health_probe (srv);
@@ -1421,14 +1359,14 @@ notary_http_server_listen_debug (NotaryHttpServer *srv, const char *addr, GError
   /* Every address the name has (127.0.0.1 and ::1 for localhost), all of
    * which must be loopback: debug data never leaves the host. */
   for (guint i = 0; i < addrs->len; i++)
-    if (!addr_is_loopback (&g_array_index (addrs, NotaryHttpAddr, i)))
+    if (!addr_is_loopback (&g_array_index (addrs, NotaryListenAddr, i)))
       {
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                      "debug interface must listen on a loopback address, not %s", addr);
         return FALSE;
       }
   for (guint i = 0; i < addrs->len; i++)
-    if (_notary_http_transport_listen_debug (srv->transport, &g_array_index (addrs, NotaryHttpAddr, i),
+    if (_notary_http_transport_listen_debug (srv->transport, &g_array_index (addrs, NotaryListenAddr, i),
                                              bound == 0 && i + 1 == addrs->len ? error : NULL))
       bound++;
   if (bound == 0)

@@ -15,14 +15,13 @@
 #include "notary-signer-debug.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <json-glib/json-glib.h>
 #include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
+
+#include "notary-listen.h"
 
 #define DB_CHECK_NAME "DB operational"
 
@@ -195,60 +194,23 @@ handle (void *cls, struct MHD_Connection *conn, const char *url, const char *met
   return reply (conn, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", g_strdup ("404 page not found\n"));
 }
 
-/* 127.0.0.1:@port, listening; -1 with the error as Go words it. */
-static int
-bind_loopback (guint16 port, GError **error)
-{
-  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (port) };
-  int one = 1;
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const char *step = "socket";
-
-  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  if (fd >= 0)
-    {
-      step = "bind";
-      setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-      if (bind (fd, (struct sockaddr *) &sin, sizeof sin) == 0)
-        {
-          step = "listen";
-          if (listen (fd, 128) == 0)
-            return fd;
-        }
-    }
-  {
-    int saved = errno;
-    if (fd >= 0)
-      close (fd);
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "listen tcp 127.0.0.1:%u: %s: %s", port, step,
-                 g_strerror (saved));
-  }
-  return -1;
-}
-
-static guint16
-socket_port (int fd)
-{
-  struct sockaddr_in sin;
-  socklen_t len = sizeof sin;
-
-  if (getsockname (fd, (struct sockaddr *) &sin, &len) < 0 || sin.sin_family != AF_INET)
-    return 0;
-  return ntohs (sin.sin_port);
-}
-
 gboolean
 notary_signer_debug_listen (NotarySignerDebug *debug, guint16 port, GError **error)
 {
+  NotaryListenAddr addr = { .len = sizeof (struct sockaddr_in) };
+  struct sockaddr_in *sin = (struct sockaddr_in *) &addr.ss;
   int fd;
 
   g_return_val_if_fail (debug->server == NULL, FALSE);
 
   /* Go resolves localhost to 127.0.0.1 and binds that alone. */
-  fd = bind_loopback (port, error);
+  sin->sin_family = AF_INET;
+  sin->sin_port = htons (port);
+  sin->sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  fd = notary_listen_bind (&addr, FALSE, error);
   if (fd < 0)
     return FALSE;
-  debug->port = socket_port (fd);
+  debug->port = notary_listen_socket_port (fd);
   /* MHD owns the socket from here on; its failure paths close it (most
    * of them), so it is not closed here again. */
   debug->server = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handle, debug,
