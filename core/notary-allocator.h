@@ -1,10 +1,12 @@
-/* notary-allocator.h — which malloc the daemon runs on.
+/* notary-allocator.h — which malloc the daemon runs on, and its tuning.
  *
  * Built with `-Dallocator=mimalloc`, the executables link mimalloc ahead
  * of libc, which makes it the malloc of the whole process: GLib, GnuTLS,
  * json-glib and the plugins included; the default build keeps glibc's.
- * This module only reports the outcome, so the start-up log says what an
- * operator actually got.
+ * This module reports the outcome, so the start-up log says what an
+ * operator actually got, caps glibc's arenas, and (in each executable it
+ * is linked into, before any library starts) puts GLib's slice allocator
+ * on malloc.
  */
 #pragma once
 
@@ -15,6 +17,11 @@ G_BEGIN_DECLS
 /* "mimalloc <version>" when mimalloc serves malloc(), "libc malloc"
  * otherwise.  \return (transfer full) */
 char *notary_allocator_describe (void);
+
+/* Whether GLib's g_slice_* allocations go straight to malloc, as this
+ * module arranges before any library starts (see notary-allocator.c) and
+ * as GLib >= 2.76 always does. */
+gboolean notary_allocator_slices_use_malloc (void);
 
 /* For a daemon's main(), before any thread starts: caps glibc's malloc
  * arenas at two per CPU, unless the operator chose a cap

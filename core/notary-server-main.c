@@ -191,7 +191,8 @@ main (int argc, char **argv)
   msg = g_strdup_printf ("Version: %s, Git commit: notary-c, GLib: %u.%u.%u", NOTARY_VERSION, glib_major_version,
                          glib_minor_version, glib_micro_version);
   allocator = notary_allocator_describe ();
-  notary_log (NOTARY_LOG_INFO, msg, "runtime_malloc", allocator, NULL);
+  notary_log (NOTARY_LOG_INFO, msg, "runtime_malloc", allocator, "runtime_gslice",
+              notary_allocator_slices_use_malloc () ? "malloc" : "magazines", NULL);
 
   if (flags.list_plugins)
     {

@@ -132,6 +132,38 @@ test_arena_cap (void)
   g_test_trap_assert_passed ();
 }
 
+/* GLib's slices come from malloc, set before GLib's constructor (the
+ * .preinit_array entry of notary-allocator.c, linked into this test as
+ * into the daemons).  Neither an unset G_SLICE (GLib's default is its
+ * magazines) nor one set to no flag at all (which also skips GLib's own
+ * switch to malloc under valgrind) undoes it. */
+static void
+test_slices_use_malloc (void)
+{
+  if (g_test_subprocess ())
+    {
+      G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+      g_assert_cmpint (g_slice_get_config (G_SLICE_CONFIG_ALWAYS_MALLOC), !=, 0);
+      G_GNUC_END_IGNORE_DEPRECATIONS
+      g_assert_true (notary_allocator_slices_use_malloc ());
+      return;
+    }
+  g_assert_true (notary_allocator_slices_use_malloc ());
+  if (glib_check_version (2, 76, 0) == NULL)
+    {
+      g_test_skip ("GLib >= 2.76 has no slice allocator of its own");
+      return;
+    }
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+  g_assert_cmpint (g_slice_get_config (G_SLICE_CONFIG_ALWAYS_MALLOC), !=, 0);
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  /* The child starts afresh and reads its G_SLICE after our setting. */
+  g_setenv ("G_SLICE", "", TRUE);
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDOUT | G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_unsetenv ("G_SLICE");
+  g_test_trap_assert_passed ();
+}
+
 /* An operator's own choice stands. */
 static void
 test_arena_cap_left_to_operator (void)
@@ -152,5 +184,6 @@ main (int argc, char **argv)
   g_test_add_func ("/allocator/serves-whole-process", test_serves_whole_process);
   g_test_add_func ("/allocator/arena-cap", test_arena_cap);
   g_test_add_func ("/allocator/arena-cap-left-to-operator", test_arena_cap_left_to_operator);
+  g_test_add_func ("/allocator/slices-use-malloc", test_slices_use_malloc);
   return g_test_run ();
 }
