@@ -44,20 +44,20 @@ notary_allocator_describe (void)
  * front of whichever malloc the process has.  GLib 2.76 dropped them for
  * plain malloc; this gives 2.74 the same behaviour.  Memory mode, 8,000
  * distinct-GUN publishes, alternating pairs (bench/README.md,
- * "Allocator"): about 6% more publishes and 5% less server CPU per
- * publish, GETs unchanged, MySQL-mode peak RSS a little lower.
+ * "Allocator"): +6% publishes and -5% server CPU per publish on 320ef02,
+ * +2-3% on b83c491 (inside this VM's noise); GETs unchanged, MySQL-mode
+ * peak RSS a little lower.
  *
- * It has to happen before GLib's first slice allocation, which its own
+ * It has to happen before GLib's first slice allocation, which GLib's own
  * library constructor makes (a GHashTable for error domains) and which
  * fixes the configuration for the life of the process: main() is too
- * late, and so is setenv ("G_SLICE") anywhere (GLib reads the variable at
- * that point, from an environment libc has not even handed to getenv
- * before the libraries' constructors).  An executable's .preinit_array
- * runs before any shared library's constructor, and the setter only
- * writes GLib's static configuration, which the later initialisation
- * starts from (G_SLICE in the environment still adds to it).  Hence one
- * entry here, in each executable and never in a library (the section is
- * only honoured in executables).  On GLib >= 2.76 the call is a no-op. */
+ * late, and a setenv ("G_SLICE") even from .preinit_array was tried and
+ * is lost (bench/README.md).  An executable's .preinit_array runs before
+ * any shared library's constructor, and this setter only writes GLib's
+ * static configuration, which the later initialisation starts from
+ * (G_SLICE flags in the environment still add to it).  Hence one entry
+ * here, in each executable and never in a library (the dynamic linker
+ * only runs an executable's array).  On GLib >= 2.76 the call is a no-op. */
 #if !GLIB_CHECK_VERSION(2, 76, 0)
 G_GNUC_BEGIN_IGNORE_DEPRECATIONS
 static void
