@@ -18,6 +18,8 @@
                                  the checksum-addressed targets file name
   wrk-parse FILE                 print wrk --latency output as JSON
   rss PID                        print "VmRSS_kB VmHWM_kB"
+  hwm-watch PID FILE             keep FILE at PID's VmHWM (kB), read every
+                                 0.2 s, until PID exits
   median-run KEY FILE...         print the FILE (JSON, or wrk output) with the
                                  median KEY
   rss-map PID                    resident kB per mapping (why RSS is what it is)
@@ -193,6 +195,28 @@ def rss(pid):
                 vals[k] = int(v.split()[0])
     print(vals.get("VmRSS", 0), vals.get("VmHWM", 0))
     return 0
+
+
+def hwm_watch(pid, path):
+    """A process's VmHWM dies with it: the reference server that crashes
+    mid-row (its concurrent-map defect) would take its peak RSS along.
+    Kept in @path, the mark survives, to within the last 0.2 s before the
+    process died (so it is a lower bound for a process that crashed)."""
+    best = 0
+    while True:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                hwm = next((int(line.split()[1]) for line in f if line.startswith("VmHWM:")), None)
+        except OSError:
+            return 0
+        if hwm is None:  # a zombie has no memory left to report
+            return 0
+        if hwm > best:
+            best = hwm
+            with open(path + ".tmp", "w") as f:
+                f.write(f"{hwm}\n")
+            os.replace(path + ".tmp", path)
+        time.sleep(0.2)
 
 
 def median_run(key, files):
@@ -529,6 +553,8 @@ def main():
         return rss_map(argv[0])
     if cmd == "rss":
         return rss(argv[0])
+    if cmd == "hwm-watch":
+        return hwm_watch(argv[0], argv[1])
     if cmd == "report":
         return report(argv)
     print(__doc__, file=sys.stderr)
