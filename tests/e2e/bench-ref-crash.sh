@@ -24,9 +24,10 @@ out=$T/results
 ref=$out/mysql-remote/ref
 
 # The wrapper execs the real server (same pid, so bench/run watches the
-# real process); for the main instance only (the start-up launches use
-# config-startup.json) a background loop waits for the first publish row
-# to begin (its load generator's stderr file appears), then "crashes" it the way the Go runtime does: the message on
+# real process).  For the main instance only (the start-up launches use
+# config-startup.json), a background loop waits (at most 120 s) for the
+# first publish row to begin, seen as its load generator's stderr file,
+# then "crashes" the server the way the Go runtime does: the message on
 # stderr (server.log), then SIGKILL.  Once: the restarted one is left be.
 mkdir -p "$T/bin"
 cat >"$T/bin/notary-server" <<EOF
