@@ -86,6 +86,12 @@ notary_allocator_slices_use_malloc (void)
   G_GNUC_END_IGNORE_DEPRECATIONS
 }
 
+const char *
+notary_allocator_describe_slices (void)
+{
+  return notary_allocator_slices_use_malloc () ? "malloc" : "magazines";
+}
+
 guint
 notary_allocator_tune (void)
 {

@@ -23,6 +23,10 @@ char *notary_allocator_describe (void);
  * as GLib >= 2.76 always does. */
 gboolean notary_allocator_slices_use_malloc (void);
 
+/* The same for the start-up log: "malloc" or "magazines".  \return
+ * (transfer none) */
+const char *notary_allocator_describe_slices (void);
+
 /* For a daemon's main(), before any thread starts: caps glibc's malloc
  * arenas at two per CPU, unless the operator chose a cap
  * (MALLOC_ARENA_MAX, or glibc.malloc.arena_max in GLIBC_TUNABLES).

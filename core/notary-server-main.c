@@ -192,7 +192,7 @@ main (int argc, char **argv)
                          glib_minor_version, glib_micro_version);
   allocator = notary_allocator_describe ();
   notary_log (NOTARY_LOG_INFO, msg, "runtime_malloc", allocator, "runtime_gslice",
-              notary_allocator_slices_use_malloc () ? "malloc" : "magazines", NULL);
+              notary_allocator_describe_slices (), NULL);
 
   if (flags.list_plugins)
     {

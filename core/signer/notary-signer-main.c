@@ -168,7 +168,7 @@ main (int argc, char **argv)
     g_autofree char *line = g_strdup_printf ("Version: %s, Git commit: , Build: notary-c", NOTARY_VERSION);
     g_autofree char *allocator = notary_allocator_describe ();
     notary_log (NOTARY_LOG_INFO, line, "runtime_malloc", allocator, "runtime_gslice",
-                notary_allocator_slices_use_malloc () ? "malloc" : "magazines", NULL);
+                notary_allocator_describe_slices (), NULL);
   }
 
   envp = g_get_environ ();
