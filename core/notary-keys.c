@@ -93,19 +93,16 @@ bytes_steal_datum (gnutls_datum_t *d)
 
 /* ---- helpers ---------------------------------------------------------- */
 
-char *
-notary_sha256_hex (GBytes *data)
+/* Lowercase hex SHA-256 of @len bytes at @p.  GnuTLS/nettle's SHA-256
+ * uses the CPU's SHA extensions; GChecksum's portable C is several times
+ * slower, and this runs on every GET and for every key of a publish. */
+static char *
+sha256_hex_of (const void *p, gsize len)
 {
   static const char hex[] = "0123456789abcdef";
   guint8 digest[32];
-  gsize len = 0;
-  const guint8 *p;
   char *out;
 
-  g_return_val_if_fail (data != NULL, NULL);
-  p = g_bytes_get_data (data, &len);
-  /* GnuTLS/nettle's SHA-256 uses the CPU's SHA extensions; GChecksum's
-   * portable C is several times slower, and this runs on every GET. */
   if (gnutls_hash_fast (GNUTLS_DIG_SHA256, p, len, digest) < 0)
     return g_compute_checksum_for_data (G_CHECKSUM_SHA256, p, len);
   out = g_malloc (65);
@@ -116,6 +113,17 @@ notary_sha256_hex (GBytes *data)
     }
   out[64] = '\0';
   return out;
+}
+
+char *
+notary_sha256_hex (GBytes *data)
+{
+  gsize len = 0;
+  const guint8 *p;
+
+  g_return_val_if_fail (data != NULL, NULL);
+  p = g_bytes_get_data (data, &len);
+  return sha256_hex_of (p, len);
 }
 
 GBytes *
@@ -223,7 +231,7 @@ compute_key_id (const char *keytype, GBytes *public_bytes)
   g_string_append (canon, ",\"keyval\":{\"private\":null,\"public\":\"");
   g_string_append (canon, b64);
   g_string_append (canon, "\"}}");
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *)canon->str, canon->len);
+  return sha256_hex_of (canon->str, canon->len);
 }
 
 /* ---- PEM -------------------------------------------------------------- */
