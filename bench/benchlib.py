@@ -186,13 +186,20 @@ def wrk_parse(path):
     return out
 
 
-def rss(pid):
+def vm_kb(pid):
+    """VmRSS and VmHWM (kB) of @pid from /proc, those it reports (a zombie
+    reports neither).  Raises OSError once the process is gone."""
     vals = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             k, _, v = line.partition(":")
             if k in ("VmRSS", "VmHWM"):
                 vals[k] = int(v.split()[0])
+    return vals
+
+
+def rss(pid):
+    vals = vm_kb(pid)
     print(vals.get("VmRSS", 0), vals.get("VmHWM", 0))
     return 0
 
@@ -205,8 +212,7 @@ def hwm_watch(pid, path):
     best = 0
     while True:
         try:
-            with open(f"/proc/{pid}/status") as f:
-                hwm = next((int(line.split()[1]) for line in f if line.startswith("VmHWM:")), None)
+            hwm = vm_kb(pid).get("VmHWM")
         except OSError:
             return 0
         if hwm is None:  # a zombie has no memory left to report
