@@ -44,30 +44,41 @@ class TargetsTable(unittest.TestCase):
         lines = benchlib.targets_table(self.metrics, "memory", self.d)
         return next(x for x in lines if x.startswith(f"| {label} |"))
 
-    def test_verdict_on_medians_with_split_rounds(self):
-        # medians 40,000 / 19,500 = 2.05x: met; round 1 (36,000 / 18,500) is not
-        self.wrk_rounds("ours", "get_root", [36000, 40000, 41000])
-        self.wrk_rounds("ref", "get_root", [18500, 19500, 20000])
-        line = self.line("GET root.json >= 2x reference")
-        self.assertIn("| 2.05× |", line)
-        self.assertIn("| 1.95×, 2.05×, 2.05× |", line)
-        self.assertTrue(line.endswith("| yes (2 of 3 rounds met) |"), line)
+    def assert_target(self, label, rounds, verdict, ratio=None):
+        """@label's line shows @rounds in its round-by-round cell and ends
+        with @verdict (and shows the medians' @ratio, if given)."""
+        line = self.line(label)
+        if ratio is not None:
+            self.assertIn(f"| {ratio} |", line)
+        self.assertIn(f"| {rounds} | {verdict} |", line)
+        self.assertTrue(line.endswith(f"| {verdict} |"), line)
 
-    def test_miss_that_every_round_shares(self):
-        self.wrk_rounds("ours", "get_root", [30000, 31000, 32000])
-        self.wrk_rounds("ref", "get_root", [18000, 19000, 20000])
-        self.metrics[("memory", "nginx", "get_root", "rps")] = 50000
-        line = self.line("GET root.json >= 2x reference")
-        self.assertTrue(line.endswith("| **no** |"), line)
-
-    def test_empty_store_target_pairs_with_the_twin(self):
-        self.wrk_rounds("ours", "scaled_get_404", [45000, 50000, 40000])
-        self.wrk_rounds("ours", "twin_get_404", [50000, 47000, 52000])
-        line = self.line("[scaled] GET 404 within 10% of empty store")
-        # medians 45,000 / 50,000 = 0.90x, exactly the bound: met
-        self.assertIn("| 0.90× |", line)
-        self.assertIn("| 0.90×, 1.06×, 0.77× |", line)
-        self.assertTrue(line.endswith("| yes (2 of 3 rounds met) |"), line)
+    def test_get_targets_round_by_round(self):
+        # (rounds: (side, row, figures)..., nginx's median, label, round-by-round
+        # cell, verdict, medians' ratio)
+        cases = [
+            # medians 40,000 / 19,500 = 2.05x: met; round 1 (36,000 / 18,500) is not
+            ((("ours", "get_root", [36000, 40000, 41000]), ("ref", "get_root", [18500, 19500, 20000])),
+             None, "GET root.json >= 2x reference", "1.95×, 2.05×, 2.05×", "yes (2 of 3 rounds met)",
+             "2.05×"),
+            # missed in every round, and nginx serves more than twice the reference
+            ((("ours", "get_root", [30000, 31000, 32000]), ("ref", "get_root", [18000, 19000, 20000])),
+             50000, "GET root.json >= 2x reference", "1.67×, 1.63×, 1.60×", "**no**", "1.63×"),
+            # the empty-store target pairs with the twin's rounds: 45,500 / 50,000 = 0.91x
+            ((("ours", "scaled_get_404", [45500, 50000, 40000]),
+              ("ours", "twin_get_404", [50000, 47000, 52000])),
+             None, "[scaled] GET 404 within 10% of empty store", "0.91×, 1.06×, 0.77×",
+             "yes (2 of 3 rounds met)", "0.91×"),
+        ]
+        for runs, nginx, label, rounds, verdict, ratio in cases:
+            with self.subTest(label=label, verdict=verdict):
+                self.tearDown()
+                self.setUp()
+                for side, row, figures in runs:
+                    self.wrk_rounds(side, row, figures)
+                if nginx is not None:
+                    self.metrics[("memory", "nginx", runs[0][1], "rps")] = nginx
+                self.assert_target(label, rounds, verdict, ratio=ratio)
 
     def test_publish_rounds_and_single_runs(self):
         for n, (o, r) in enumerate(((3100, 1600), (3300, 1700), (2900, 1650)), 1):
@@ -75,18 +86,17 @@ class TargetsTable(unittest.TestCase):
             write_pub(os.path.join(self.d, "memory", "ref", f"pubgen-pub_distinct.json.{n}"), r)
         self.metrics[("memory", "ours", "pub_distinct", "accepted_per_s")] = 3100
         self.metrics[("memory", "ref", "pub_distinct", "accepted_per_s")] = 1650
-        line = self.line("publish, distinct GUNs: accepted/s >= 2x reference")
-        self.assertIn("| 1.94×, 1.94×, 1.76× |", line)
-        self.assertTrue(line.endswith("| **no** |"), line)
+        self.assert_target("publish, distinct GUNs: accepted/s >= 2x reference",
+                           "1.94×, 1.94×, 1.76×", "**no**", ratio="1.88×")
         # a row that ran once has no rounds to show
         self.metrics[("memory", "ours", "rss", "peak_kb")] = 100
         self.metrics[("memory", "ref", "rss", "peak_kb")] = 300
-        self.assertIn("| – | yes |", self.line("peak RSS <= half the reference"))
+        self.assert_target("peak RSS <= half the reference", "–", "yes")
 
     def test_mismatched_round_counts_show_none(self):
         self.wrk_rounds("ours", "get_404", [40000, 41000, 42000])
         self.wrk_rounds("ref", "get_404", [19000, 20000])
-        self.assertIn("| – | yes |", self.line("GET 404 >= 2x reference"))
+        self.assert_target("GET 404 >= 2x reference", "–", "yes")
 
 
 if __name__ == "__main__":
