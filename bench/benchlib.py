@@ -411,19 +411,16 @@ def targets_table(m, mode, d):
         other_side, other_row = other, row
         if other.startswith("empty:"):
             other_side, other_row = "ours", "twin_" + other[6:]
-            o = m.get((mode, other_side, other_row, metric))
-            if o is None:
+            if (mode, other_side, other_row, metric) not in m:
                 other_row = other[6:]
-                o = m.get((mode, other_side, other_row, metric))
-        else:
-            o = m.get((mode, other, row, metric))
+        o = m.get((mode, other_side, other_row, metric))
         if ours is None or o is None or o == 0:
             continue
         ok = meets(ours, o, factor, sense)
         total += 1
         met += ok
         verdict = "yes" if ok else "**no**"
-        rounds = ""
+        rounds = "–"
         ro = round_values(d, mode, "ours", row, metric)
         rt = round_values(d, mode, other_side, other_row, metric)
         if ro and len(ro) == len(rt) and all(rt):
@@ -438,7 +435,7 @@ def targets_table(m, mode, d):
             verdict += f" (above nginx's {ceiling:,.0f})"
         scale, unit = (1024.0, " MiB") if metric.endswith("_kb") else (1.0, "")
         lines.append(f"| {label} | {ours / scale:,.1f}{unit} | {o / scale:,.1f}{unit} | {ours / o:.2f}× | "
-                     f"{rounds or '–'} | {verdict} |")
+                     f"{rounds} | {verdict} |")
     lines.append(f"\nTargets met: {met} of {total}.")
     return lines if total else []
 
