@@ -322,6 +322,23 @@ ROWS = [
      "updates/s", "higher"),
     ("big_targets", "median_ms", "[scaled] publish of a big targets file (median)", "ms",
      "lower"),
+] + [
+    # The server's CPU time (all its threads; nginx: master and workers)
+    # per request over the row's median run, from /proc: its own cost, set
+    # apart from the machine's and the load generator's.
+    (prefix + row, "cpu_us", f"server CPU per {what}: {prefix_label}{label}", "µs", "lower")
+    for prefix, prefix_label in (("", ""), ("scaled_", "[scaled] "), ("twin_", "[twin] "))
+    for row, what, label in (
+        ("get_timestamp", "request", "GET timestamp.json"),
+        ("get_root", "request", "GET root.json"),
+        ("get_targets_sha", "request", "GET targets.<sha256>.json"),
+        ("get_404", "request", "GET 404"),
+        ("tls_new_conn", "connection", "new TLS connection"),
+        ("pub_distinct", "upload", "publish, distinct GUNs"),
+        ("pub_one", "upload", "publish, one GUN (400 VERSION answers too)"),
+    )
+    if not (prefix and row == "tls_new_conn")
+] + [
     ("rss", "scaled_peak_kb", "[scaled] peak RSS (VmHWM)", "MiB", "lower"),
     ("signer_startup", "ms", "signer start-up (exec to gRPC port open, median)", "ms", "lower"),
     # sign_<N> rows (Sign calls over gRPC/mTLS, N callers) are added per run.

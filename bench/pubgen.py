@@ -29,7 +29,10 @@ The timed sending of `distinct` and `one` is done in C because Python's
 http.client+ssl spends ~2 ms of CPU per request, on the CPUs the server
 under test needs.  Server timestamp keys are always fetched one at a time
 before the concurrent phase: the reference's local signer crashes on
-concurrent key creation.
+concurrent key creation.  With --server-pid, `distinct` and `one` also
+report the server's CPU time per request over the sending alone
+(server_cpu_us, from /proc), which sets the server's cost apart from the
+machine's and the sender's.
 
 Every request loop is bounded by COUNT (and a per-request timeout).  Only
 127.0.0.1/localhost URLs are accepted.  Any status other than the expected
@@ -355,17 +358,42 @@ def run_sender(args, uploads, allow_version_conflicts):
                "--senders", str(args.senders), "--timeout", str(REQUEST_TIMEOUT)]
         if allow_version_conflicts:
             cmd.append("--allow-version-conflicts")
+        cpu0 = cpu_ticks(args.server_pid)
         try:
             proc = subprocess.run(cmd, stdout=subprocess.PIPE, timeout=args.timeout, check=False)
         except (OSError, subprocess.TimeoutExpired) as e:
             raise SystemExit(f"pubgen: running {args.sender}: {e}") from e
+        cpu1 = cpu_ticks(args.server_pid)
     # 0: no error, 1: some request failed (reported in the JSON); else usage.
     if proc.returncode not in (0, 1):
         raise SystemExit(f"pubgen: {args.sender} exited with status {proc.returncode}")
     try:
-        return json.loads(proc.stdout)
+        out = json.loads(proc.stdout)
     except ValueError as e:
         raise SystemExit(f"pubgen: {args.sender} printed no JSON: {proc.stdout[:200]!r}") from e
+    if cpu0 is not None and cpu1 is not None and out.get("requests"):
+        out["server_cpu_us"] = round((cpu1 - cpu0) / os.sysconf("SC_CLK_TCK") * 1e6
+                                     / out["requests"], 1)
+    return out
+
+
+def cpu_ticks(pid):
+    """CPU time (user + system, clock ticks) of process PID and its children
+    (nginx's workers), or None without a PID or when it cannot be read.
+    Read around the timed sending only, so the uploads' building and the
+    key fetches are not in it."""
+    if not pid:
+        return None
+    try:
+        pids = [pid] + [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+        total = 0
+        for p in pids:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def summarize(results, extra=None):
@@ -478,6 +506,9 @@ def main():
     p.add_argument("--reps", type=int, default=3, help="uploads (bigtargets)")
     p.add_argument("--timeout", type=float, default=1800.0, help="overall bound, seconds")
     p.add_argument("--sender", help="the pubsend binary (bench/pubsend.c; distinct/one)")
+    p.add_argument("--server-pid", type=int, default=0,
+                   help="report this process's CPU per request while --sender runs "
+                        "(server_cpu_us)")
     args = p.parse_args()
     if args.command in ("distinct", "one") and not args.sender:
         raise SystemExit(f"pubgen: {args.command} needs --sender PATH (bench/pubsend.c)")

@@ -1,15 +1,19 @@
 #!/usr/bin/python3
 """test-benchlib.py — bench/benchlib.py's targets table: verdicts on the
-medians, ratios round by round from the raw run files."""
+medians, ratios round by round from the raw run files; the server-CPU rows
+of the report and pubgen.py's reading of them."""
 
 import os
 import sys
+import subprocess
 import tempfile
 import unittest
+from unittest import mock
 
 sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 import benchlib  # noqa: E402
+import pubgen  # noqa: E402
 
 
 def write_wrk(path, rps):
@@ -97,6 +101,38 @@ class TargetsTable(unittest.TestCase):
         self.wrk_rounds("ours", "get_404", [40000, 41000, 42000])
         self.wrk_rounds("ref", "get_404", [19000, 20000])
         self.assert_target("GET 404 >= 2x reference", "–", "yes")
+
+
+class ServerCpu(unittest.TestCase):
+    def test_report_shows_cpu_per_request_against_both(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "metrics.tsv"), "w") as f:
+                for side, rps, cpu in (("ours", 40000, 24), ("ref", 20000, 60), ("nginx", 41000, 27)):
+                    f.write(f"memory\t{side}\tget_root\trps\t{rps}\n")
+                    f.write(f"memory\t{side}\tget_root\tcpu_us\t{cpu}\n")
+                f.write("memory\tours\ttwin_pub_one\tcpu_us\t700\n")
+            with mock.patch.object(benchlib, "plot"):  # the plot is not under test here
+                benchlib.report(["--dir", d])
+            with open(os.path.join(d, "table.md")) as f:
+                table = f.read()
+        self.assertIn("| server CPU per request: GET root.json | µs | 24.0 | 60.0 | 0.40× | 27.0 "
+                      "| 0.89× | lower |", table)
+        # a side alone (the twin) is shown too; rows nobody measured are not
+        self.assertIn("| server CPU per upload: [twin] publish, one GUN (400 VERSION answers too) "
+                      "| µs | 700 | – |", table)
+        self.assertNotIn("GET 404 |", table)
+
+    def test_pubgen_reads_a_process_and_its_children(self):
+        child = subprocess.Popen(["sleep", "30"])
+        try:
+            ticks = pubgen.cpu_ticks(os.getpid())
+            self.assertIsInstance(ticks, int)
+            self.assertGreaterEqual(ticks, 0)
+        finally:
+            child.kill()
+            child.wait()
+        self.assertIsNone(pubgen.cpu_ticks(0))
+        self.assertIsNone(pubgen.cpu_ticks(child.pid))  # gone: unreadable, not 0
 
 
 if __name__ == "__main__":
