@@ -335,8 +335,15 @@ get_header (NotaryHttpExchange *ex, const char *name)
 /* ---- multipart uploads -------------------------------------------------- */
 
 /* MHD's post processor copies the body through a buffer of this size: it
- * must hold a part's header line and twice the boundary. */
-#define FORM_BUFFER_BYTES (16 * 1024)
+ * must hold a part's header line and twice the boundary (70 bytes at most,
+ * RFC 2046).  A longer header line makes the upload malformed (400); a
+ * part's Content-Disposition names its role, whose name storage caps at
+ * 255 bytes, so 768 leaves room.  It is allocated (calloc'd) once per
+ * upload together with MHD's own state; kept with it under 1 KiB, the
+ * allocation comes from glibc's small bins: at 16 KiB it was a large-bin
+ * request, which consolidates the thread's fast bins first and grows its
+ * heap by page faults, 8% of a publish's CPU on the handler threads. */
+#define FORM_BUFFER_BYTES 768
 
 /* The part being put together from the post processor's chunks. */
 typedef struct

@@ -575,6 +575,17 @@ test_post_part_errors (Fixture *f, gconstpointer data)
     assert_error (r, 400, "MALFORMED_JSON", "JSON sent by the client could not be parsed by the server", NULL);
   }
   {
+    /* A delegation named to the storage's limit (255 bytes): its part
+     * header still fits the splitter's buffer, so the part is read (and its
+     * JSON refused) rather than the whole form. */
+    g_autofree char *role = g_strnfill (255, 'a');
+    g_autofree char *disposition = NULL;
+    memcpy (role, "targets/", 8);
+    disposition = g_strdup_printf ("form-data; name=\"files\"; filename=\"%s\"", role);
+    g_autoptr (Resp) r = post_raw_part (f, disposition, "not json");
+    assert_error (r, 400, "MALFORMED_JSON", "JSON sent by the client could not be parsed by the server", NULL);
+  }
+  {
     /* an unsigned top-level field (TUF-01-001) is malformed too */
     g_autoptr (Resp) r = post_raw_part (
         f, "form-data; name=\"files\"; filename=\"targets\"",
