@@ -326,7 +326,9 @@ ROWS = [
     # The server's CPU time (all its threads; nginx: master and workers)
     # per request over the row's median run, from /proc: its own cost, set
     # apart from the machine's and the load generator's.
-    (prefix + row, "cpu_us", f"server CPU per {what}: {prefix_label}{label}", "µs", "lower")
+    # With MySQL, also the server's MariaDB (the twin shares ours').
+    (prefix + row, metric, f"{who} CPU per {what}: {prefix_label}{label}", "µs", "lower")
+    for metric, who in (("cpu_us", "server"), ("db_cpu_us", "MariaDB"))
     for prefix, prefix_label in (("", ""), ("scaled_", "[scaled] "), ("twin_", "[twin] "))
     for row, what, label in (
         ("get_timestamp", "request", "GET timestamp.json"),

@@ -32,7 +32,7 @@ before the concurrent phase: the reference's local signer crashes on
 concurrent key creation.  With --server-pid, `distinct` and `one` also
 report the server's CPU time per request over the sending alone
 (server_cpu_us, from /proc), which sets the server's cost apart from the
-machine's and the sender's.
+machine's and the sender's; with --db-pid, its database's (db_cpu_us).
 
 Every request loop is bounded by COUNT (and a per-request timeout).  Only
 127.0.0.1/localhost URLs are accepted.  Any status other than the expected
@@ -358,12 +358,13 @@ def run_sender(args, uploads, allow_version_conflicts):
                "--senders", str(args.senders), "--timeout", str(REQUEST_TIMEOUT)]
         if allow_version_conflicts:
             cmd.append("--allow-version-conflicts")
-        cpu0 = cpu_ticks(args.server_pid)
+        watched = {"server_cpu_us": args.server_pid, "db_cpu_us": args.db_pid}
+        cpu0 = {k: cpu_ticks(pid) for k, pid in watched.items()}
         try:
             proc = subprocess.run(cmd, stdout=subprocess.PIPE, timeout=args.timeout, check=False)
         except (OSError, subprocess.TimeoutExpired) as e:
             raise SystemExit(f"pubgen: running {args.sender}: {e}") from e
-        cpu1 = cpu_ticks(args.server_pid)
+        cpu1 = {k: cpu_ticks(pid) for k, pid in watched.items()}
     # 0: no error, 1: some request failed (reported in the JSON); else usage.
     if proc.returncode not in (0, 1):
         raise SystemExit(f"pubgen: {args.sender} exited with status {proc.returncode}")
@@ -371,9 +372,9 @@ def run_sender(args, uploads, allow_version_conflicts):
         out = json.loads(proc.stdout)
     except ValueError as e:
         raise SystemExit(f"pubgen: {args.sender} printed no JSON: {proc.stdout[:200]!r}") from e
-    if cpu0 is not None and cpu1 is not None and out.get("requests"):
-        out["server_cpu_us"] = round((cpu1 - cpu0) / os.sysconf("SC_CLK_TCK") * 1e6
-                                     / out["requests"], 1)
+    for k in watched:
+        if cpu0[k] is not None and cpu1[k] is not None and out.get("requests"):
+            out[k] = round((cpu1[k] - cpu0[k]) / os.sysconf("SC_CLK_TCK") * 1e6 / out["requests"], 1)
     return out
 
 
@@ -509,6 +510,8 @@ def main():
     p.add_argument("--server-pid", type=int, default=0,
                    help="report this process's CPU per request while --sender runs "
                         "(server_cpu_us)")
+    p.add_argument("--db-pid", type=int, default=0,
+                   help="the same for the server's database (db_cpu_us)")
     args = p.parse_args()
     if args.command in ("distinct", "one") and not args.sender:
         raise SystemExit(f"pubgen: {args.command} needs --sender PATH (bench/pubsend.c)")

@@ -111,12 +111,16 @@ class ServerCpu(unittest.TestCase):
                     f.write(f"memory\t{side}\tget_root\trps\t{rps}\n")
                     f.write(f"memory\t{side}\tget_root\tcpu_us\t{cpu}\n")
                 f.write("memory\tours\ttwin_pub_one\tcpu_us\t700\n")
+                f.write("memory\tours\tget_root\tdb_cpu_us\t6\n")
+                f.write("memory\tref\tget_root\tdb_cpu_us\t300\n")
             with mock.patch.object(benchlib, "plot"):  # the plot is not under test here
                 benchlib.report(["--dir", d])
             with open(os.path.join(d, "table.md")) as f:
                 table = f.read()
         self.assertIn("| server CPU per request: GET root.json | µs | 24.0 | 60.0 | 0.40× | 27.0 "
                       "| 0.89× | lower |", table)
+        self.assertIn("| MariaDB CPU per request: GET root.json | µs | 6.00 | 300 | 0.02× | – | – "
+                      "| lower |", table)
         # a side alone (the twin) is shown too; rows nobody measured are not
         self.assertIn("| server CPU per upload: [twin] publish, one GUN (400 VERSION answers too) "
                       "| µs | 700 | – |", table)
