@@ -337,8 +337,8 @@ get_header (NotaryHttpExchange *ex, const char *name)
 /* MHD's post processor copies the body through a buffer of this size: it
  * must hold a part's header line and twice the boundary (70 bytes at most,
  * RFC 2046).  A longer header line makes the upload malformed (400); a
- * part's Content-Disposition names its role, whose name storage caps at
- * 255 bytes, so 768 leaves room.  It is allocated (calloc'd) once per
+ * part's Content-Disposition names its role, which the MySQL schema caps
+ * at 255 bytes, so 768 leaves room.  It is allocated (calloc'd) once per
  * upload together with MHD's own state; kept with it under 1 KiB, the
  * allocation comes from glibc's small bins: at 16 KiB it was a large-bin
  * request, which consolidates the thread's fast bins first and grows its
