@@ -18,6 +18,8 @@
                                  the checksum-addressed targets file name
   wrk-parse FILE                 print wrk --latency output as JSON
   rss PID                        print "VmRSS_kB VmHWM_kB"
+  cpu-ticks PID                  print PID's and its children's CPU time
+                                 (user + system, clock ticks), or nothing
   hwm-watch PID FILE             keep FILE at PID's VmHWM (kB), read every
                                  0.2 s, until PID exits
   median-run KEY FILE...         print the FILE (JSON, or wrk output) with the
@@ -226,6 +228,27 @@ def hwm_watch(pid, path):
                 f.write(f"{hwm}\n")
             os.replace(path + ".tmp", path)
         time.sleep(0.2)
+
+
+def cpu_ticks(pid):
+    """CPU time (user + system, clock ticks; all threads) of process @pid
+    and its children (nginx's workers), or None without a pid or when it
+    cannot be read.  Read around a timed run, it gives the server's own
+    cost per request, apart from the machine's and the load generator's."""
+    if not pid:
+        return None
+    try:
+        pid = int(pid)
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            pids = [pid] + [int(c) for c in f.read().split()]
+        total = 0
+        for p in pids:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def median_run(key, files):
@@ -623,6 +646,10 @@ def main():
         return rss_map(argv[0])
     if cmd == "rss":
         return rss(argv[0])
+    if cmd == "cpu-ticks":
+        ticks = cpu_ticks(argv[0])
+        print("" if ticks is None else ticks)
+        return 0
     if cmd == "hwm-watch":
         return hwm_watch(argv[0], argv[1])
     if cmd == "report":

@@ -63,6 +63,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from benchlib import cpu_ticks  # bench/, beside this file
+
 REQUEST_TIMEOUT = 60.0
 FILL_BATCH = 5000
 
@@ -376,25 +378,6 @@ def run_sender(args, uploads, allow_version_conflicts):
         if cpu0[k] is not None and cpu1[k] is not None and out.get("requests"):
             out[k] = round((cpu1[k] - cpu0[k]) / os.sysconf("SC_CLK_TCK") * 1e6 / out["requests"], 1)
     return out
-
-
-def cpu_ticks(pid):
-    """CPU time (user + system, clock ticks) of process PID and its children
-    (nginx's workers), or None without a PID or when it cannot be read.
-    Read around the timed sending only, so the uploads' building and the
-    key fetches are not in it."""
-    if not pid:
-        return None
-    try:
-        pids = [pid] + [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
-        total = 0
-        for p in pids:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def summarize(results, extra=None):

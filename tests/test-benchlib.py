@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """test-benchlib.py — bench/benchlib.py's targets table: verdicts on the
 medians, ratios round by round from the raw run files; the server-CPU rows
-of the report and pubgen.py's reading of them."""
+of the report and the reading of them."""
 
 import os
 import sys
@@ -13,7 +13,6 @@ from unittest import mock
 sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 import benchlib  # noqa: E402
-import pubgen  # noqa: E402
 
 
 def write_wrk(path, rps):
@@ -126,17 +125,17 @@ class ServerCpu(unittest.TestCase):
                       "| µs | 700 | – |", table)
         self.assertNotIn("GET 404 |", table)
 
-    def test_pubgen_reads_a_process_and_its_children(self):
+    def test_cpu_ticks_reads_a_process_and_its_children(self):
         child = subprocess.Popen(["sleep", "30"])
         try:
-            ticks = pubgen.cpu_ticks(os.getpid())
+            ticks = benchlib.cpu_ticks(os.getpid())
             self.assertIsInstance(ticks, int)
             self.assertGreaterEqual(ticks, 0)
         finally:
             child.kill()
             child.wait()
-        self.assertIsNone(pubgen.cpu_ticks(0))
-        self.assertIsNone(pubgen.cpu_ticks(child.pid))  # gone: unreadable, not 0
+        self.assertIsNone(benchlib.cpu_ticks(0))
+        self.assertIsNone(benchlib.cpu_ticks(child.pid))  # gone: unreadable, not 0
 
 
 if __name__ == "__main__":
