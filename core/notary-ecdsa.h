@@ -7,7 +7,8 @@
  * libcrypto's P-256 code takes ~90 µs.  Verification only handles public
  * data, so nothing is lost by leaving the side-channel-silent path for it.
  * Everything else (parsing keys and certificates, signing, TLS) stays on
- * GnuTLS.
+ * GnuTLS.  It goes through libcrypto's EC_KEY API, below its provider
+ * layer: notary-ecdsa.c says why.
  */
 #pragma once
 

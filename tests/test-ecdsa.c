@@ -114,6 +114,17 @@ test_refusals (void)
   g_autoptr (NotaryEcdsaKey) key = notary_ecdsa_key_new ("P-256", point, sizeof point);
   g_assert_nonnull (key);
   g_assert_true (notary_ecdsa_key_verify (key, digest, rs, 32));
+
+  /* r and s outside 1..n-1 never verify: zero, and all-ones (above the
+   * group order), each in one half with the other half genuine. */
+  guint8 bad[64];
+  for (guint half = 0; half < 2; half++)
+    for (guint fill = 0; fill < 2; fill++)
+      {
+        memcpy (bad, rs, sizeof bad);
+        memset (bad + 32 * half, fill ? 0xff : 0x00, 32);
+        g_assert_false (notary_ecdsa_key_verify (key, digest, bad, 32));
+      }
 }
 
 /* Keys are shared by server threads: verify from several at once. */
