@@ -3,11 +3,12 @@
  * Everything notary signs or verifies passes through here, so the rules
  * are deliberately exact (tuf-metadata.md §1-2, §7):
  *
- *  - Parsing: a strict RFC 8259 grammar check runs first, because
- *    json-glib 1.6's scanner is lenient (comments, single quotes, hex and
- *    octal numbers, truncation at \u0000, lone surrogates, wrapped 64-bit
- *    integers).  Only input that passes is handed to JsonParser; duplicate
- *    keys at any depth are refused (member counts of text and tree).  A
+ *  - Parsing: a strict RFC 8259 grammar check, because json-glib 1.6's
+ *    parser is lenient (comments, single quotes, hex and octal numbers,
+ *    truncation at \u0000, lone surrogates, wrapped 64-bit integers).
+ *    Input that passes is walked once more to build the json-glib tree
+ *    (not through JsonParser; see "Building the tree"); duplicate keys at
+ *    any depth are refused.  A
  *    big object (a targets map) can be canonicalised from the text instead
  *    of the tree: notary_json_parse_split.
  *  - Canonical output: docker/go MarshalCanonical as applied by notary's
@@ -53,7 +54,6 @@ typedef struct
   const char *p;
   const char *end;
   guint depth;
-  guint64 members; /* object members in the text, all objects together */
   /* When set, the members of objects at depth record_depth are appended
    * here as raw spans (key_len counts the quotes out; keys undecoded). */
   GArray *record;
@@ -291,7 +291,6 @@ check_container (Checker *c, char close, GError **error)
           if (!check_string (c, error))
             return FALSE;
           m.key_len = (gsize) (c->p - m.key) - 1;
-          c->members++;
           check_skip_ws (c);
           if (c->p >= c->end || *c->p != ':')
             return check_fail (c, error, "expected ':'");
@@ -350,9 +349,9 @@ check_value (Checker *c, GError **error)
 }
 
 static gboolean
-check_document (const char *data, gsize len, guint64 *members, GError **error)
+check_document (const char *data, gsize len, GError **error)
 {
-  Checker c = { data, data, data + len, 0, 0, NULL, 0 };
+  Checker c = { data, data, data + len, 0, NULL, 0 };
   const char *bad_utf8 = NULL;
 
   /* Also rejects NUL bytes and (by the grammar below) a leading BOM,
@@ -370,7 +369,6 @@ check_document (const char *data, gsize len, guint64 *members, GError **error)
   check_skip_ws (&c);
   if (c.p != c.end)
     return check_fail (&c, error, "trailing data after JSON value");
-  *members = c.members;
   return TRUE;
 }
 
@@ -378,125 +376,243 @@ check_document (const char *data, gsize len, guint64 *members, GError **error)
  * Parsing
  * ------------------------------------------------------------------------ */
 
-/* Duplicate detection.  json-glib replaces a repeated member in place, so
- * the parsed tree holds fewer members than the text exactly when a key
- * repeats: a repeat costs its object one member and drops the replaced
- * value's own members, so the totals cannot balance out.  Counting both
- * sides is cheap; only when they differ is the document parsed again with
- * a signal handler on every member, to name the repeated key (handlers on
- * every parse doubled its cost). */
-static guint64
-tree_members (JsonNode *node)
-{
-  guint64 n = 0;
-
-  switch (JSON_NODE_TYPE (node))
-    {
-    case JSON_NODE_OBJECT:
-      {
-        JsonObject *o = json_node_get_object (node);
-        JsonObjectIter it;
-        JsonNode *member;
-        json_object_iter_init (&it, o);
-        while (json_object_iter_next (&it, NULL, &member))
-          n += 1 + tree_members (member);
-        break;
-      }
-    case JSON_NODE_ARRAY:
-      {
-        JsonArray *a = json_node_get_array (node);
-        for (guint i = 0, len = json_array_get_length (a); i < len; i++)
-          n += tree_members (json_array_get_element (a, i));
-        break;
-      }
-    default:
-      break;
-    }
-  return n;
-}
-
+/* Building the tree.
+ *
+ * The tree is built by a second walk over a text that passed check_document,
+ * so the grammar is known good here: the walk only decodes.  It replaces
+ * json_parser_load_from_data, whose scanner lexed every document again
+ * after the strict check (json-glib 1.6's GScanner copy, 16% of the
+ * instructions of a publish went to the two passes).  It builds the same
+ * nodes json-glib's parser would: integral literals as gint64, others as
+ * double (both parsed with the C locale's rules), strings decoded (the
+ * checker refused \u0000 and lone surrogates), members in text order.
+ * Duplicate keys, which json-glib would silently replace, are refused. */
 typedef struct
 {
-  GHashTable *counts; /* JsonObject* → number of members seen so far */
-  char *duplicate;    /* first repeated key, or NULL */
-} DuplicateTracker;
+  const char *p;
+  const char *end; /* a number may end the text */
+  GString *scratch; /* decoded strings, reused */
+} Builder;
+
+static JsonNode *build_value (Builder *b, GError **error);
 
 static void
-on_object_member (JsonParser *parser, JsonObject *object, const char *name, gpointer user_data)
+build_skip_ws (Builder *b)
 {
-  DuplicateTracker *t = user_data;
-  guint seen = GPOINTER_TO_UINT (g_hash_table_lookup (t->counts, object)) + 1;
-
-  g_hash_table_insert (t->counts, object, GUINT_TO_POINTER (seen));
-  if (t->duplicate == NULL && seen > json_object_get_size (object))
-    t->duplicate = g_strdup (name);
+  while (*b->p == ' ' || *b->p == '\t' || *b->p == '\n' || *b->p == '\r')
+    b->p++;
 }
 
-static void
-on_object_end (JsonParser *parser, JsonObject *object, gpointer user_data)
+static guint
+build_hex4 (const char *p)
 {
-  DuplicateTracker *t = user_data;
+  guint v = 0;
 
-  /* The object is complete; forget it so a later allocation at the same
-   * address starts from zero. */
-  g_hash_table_remove (t->counts, object);
+  for (int i = 0; i < 4; i++)
+    v = (v << 4) | (guint) hex_value (p[i]);
+  return v;
 }
 
-/* The slow path: which key repeats first. */
-static char *
-find_duplicate_key (const char *data, gsize n)
+/* The string at b->p (its opening quote), decoded into b->scratch. */
+static const char *
+build_string (Builder *b)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GHashTable) counts = g_hash_table_new (g_direct_hash, g_direct_equal);
-  DuplicateTracker tracker = { counts, NULL };
+  const char *run = ++b->p;
 
-  g_signal_connect (parser, "object-member", G_CALLBACK (on_object_member), &tracker);
-  g_signal_connect (parser, "object-end", G_CALLBACK (on_object_end), &tracker);
-  if (!json_parser_load_from_data (parser, data, (gssize) n, NULL))
-    g_clear_pointer (&tracker.duplicate, g_free);
-  return tracker.duplicate != NULL ? tracker.duplicate : g_strdup ("?");
+  g_string_truncate (b->scratch, 0);
+  for (;;)
+    {
+      while (*b->p != '"' && *b->p != '\\')
+        b->p++;
+      g_string_append_len (b->scratch, run, b->p - run);
+      if (*b->p == '"')
+        break;
+      b->p++;
+      switch (*b->p++)
+        {
+        case 'b': g_string_append_c (b->scratch, '\b'); break;
+        case 'f': g_string_append_c (b->scratch, '\f'); break;
+        case 'n': g_string_append_c (b->scratch, '\n'); break;
+        case 'r': g_string_append_c (b->scratch, '\r'); break;
+        case 't': g_string_append_c (b->scratch, '\t'); break;
+        case 'u':
+          {
+            gunichar u = build_hex4 (b->p);
+            b->p += 4;
+            if (u >= 0xD800 && u <= 0xDBFF)
+              {
+                u = 0x10000 + ((u - 0xD800) << 10) + (build_hex4 (b->p + 2) - 0xDC00);
+                b->p += 6;
+              }
+            g_string_append_unichar (b->scratch, u);
+            break;
+          }
+        default: /* '"', '\\' and '/' stand for themselves */
+          g_string_append_c (b->scratch, b->p[-1]);
+          break;
+        }
+      run = b->p;
+    }
+  b->p++;
+  return b->scratch->str;
 }
 
-/* json-glib's parse of a text that passed check_document (which counted
- * its @members); @parser may be reused across calls. */
 static JsonNode *
-parse_checked (JsonParser *parser, const char *data, gsize n, guint64 members, GError **error)
+build_number (Builder *b)
 {
-  g_autoptr (GError) local_error = NULL;
-  g_autoptr (JsonNode) root = NULL;
+  const char *tok = b->p;
+  gboolean integral = TRUE;
+  char small[64];
+  g_autofree char *big = NULL;
+  const char *text;
+  gsize len;
+  JsonNode *node = json_node_new (JSON_NODE_VALUE);
 
-  if (!json_parser_load_from_data (parser, data, (gssize) n, &local_error))
+  /* The checker passed the literal; after it comes ',', ']', '}', white
+   * space or the end, none of which is in this set. */
+  for (; b->p < b->end; b->p++)
     {
-      /* Should not happen after the strict check; keep json-glib's text. */
-      g_set_error (error, NOTARY_JSON_ERROR, NOTARY_JSON_ERROR_PARSE,
-                   "invalid JSON: %s", local_error->message);
-      return NULL;
+      char ch = *b->p;
+      if (ch == '.' || ch == 'e' || ch == 'E')
+        integral = FALSE;
+      else if (!(ch >= '0' && ch <= '9') && ch != '-' && ch != '+')
+        break;
     }
-  root = json_parser_steal_root (parser);
-  if (tree_members (root) != members)
+  len = (gsize) (b->p - tok);
+  if (len < sizeof small)
     {
-      g_autofree char *key = find_duplicate_key (data, n);
-      g_set_error (error, NOTARY_JSON_ERROR, NOTARY_JSON_ERROR_DUPLICATE_KEY,
-                   "invalid JSON: duplicate object key \"%s\"", key);
-      return NULL;
+      memcpy (small, tok, len);
+      small[len] = '\0';
+      text = small;
     }
-  return g_steal_pointer (&root);
+  else
+    text = big = g_strndup (tok, len);
+  if (integral)
+    json_node_set_int (node, g_ascii_strtoll (text, NULL, 10)); /* fits: checked */
+  else
+    json_node_set_double (node, g_ascii_strtod (text, NULL));
+  return node;
+}
+
+static JsonNode *
+build_object (Builder *b, GError **error)
+{
+  g_autoptr (JsonObject) obj = json_object_new ();
+  JsonNode *node;
+
+  b->p++;
+  build_skip_ws (b);
+  while (*b->p != '}')
+    {
+      g_autofree char *key = g_strdup (build_string (b));
+      JsonNode *value;
+
+      build_skip_ws (b);
+      b->p++; /* ':' */
+      build_skip_ws (b);
+      value = build_value (b, error);
+      if (value == NULL)
+        return NULL;
+      if (json_object_has_member (obj, key))
+        {
+          json_node_unref (value);
+          g_set_error (error, NOTARY_JSON_ERROR, NOTARY_JSON_ERROR_DUPLICATE_KEY,
+                       "invalid JSON: duplicate object key \"%s\"", key);
+          return NULL;
+        }
+      json_object_set_member (obj, key, value);
+      build_skip_ws (b);
+      if (*b->p == ',')
+        {
+          b->p++;
+          build_skip_ws (b);
+        }
+    }
+  b->p++;
+  node = json_node_new (JSON_NODE_OBJECT);
+  json_node_take_object (node, g_steal_pointer (&obj));
+  return node;
+}
+
+static JsonNode *
+build_array (Builder *b, GError **error)
+{
+  g_autoptr (JsonArray) array = json_array_new ();
+  JsonNode *node;
+
+  b->p++;
+  build_skip_ws (b);
+  while (*b->p != ']')
+    {
+      JsonNode *value = build_value (b, error);
+
+      if (value == NULL)
+        return NULL;
+      json_array_add_element (array, value);
+      build_skip_ws (b);
+      if (*b->p == ',')
+        {
+          b->p++;
+          build_skip_ws (b);
+        }
+    }
+  b->p++;
+  node = json_node_new (JSON_NODE_ARRAY);
+  json_node_take_array (node, g_steal_pointer (&array));
+  return node;
+}
+
+static JsonNode *
+build_value (Builder *b, GError **error)
+{
+  JsonNode *node;
+
+  switch (*b->p)
+    {
+    case '{':
+      return build_object (b, error);
+    case '[':
+      return build_array (b, error);
+    case '"':
+      node = json_node_new (JSON_NODE_VALUE);
+      json_node_set_string (node, build_string (b));
+      return node;
+    case 't':
+    case 'f':
+      node = json_node_new (JSON_NODE_VALUE);
+      json_node_set_boolean (node, *b->p == 't');
+      b->p += *b->p == 't' ? 4 : 5;
+      return node;
+    case 'n':
+      b->p += 4;
+      return json_node_new (JSON_NODE_NULL);
+    default:
+      return build_number (b);
+    }
+}
+
+/* The tree of @data (@n bytes), which passed check_document. */
+static JsonNode *
+build_checked (const char *data, gsize n, GError **error)
+{
+  g_autoptr (GString) scratch = g_string_sized_new (64);
+  Builder b = { data, data + n, scratch };
+
+  build_skip_ws (&b);
+  return build_value (&b, error);
 }
 
 JsonNode *
 notary_json_parse (const char *data, gssize len, GError **error)
 {
-  g_autoptr (JsonParser) parser = NULL;
-  guint64 members = 0;
   gsize n;
 
   g_return_val_if_fail (data != NULL || len == 0, NULL);
 
   n = len < 0 ? strlen (data) : (gsize) len;
-  if (!check_document (data, n, &members, error))
+  if (!check_document (data, n, error))
     return NULL;
-  parser = json_parser_new ();
-  return parse_checked (parser, data, n, members, error);
+  return build_checked (data, n, error);
 }
 
 /* ------------------------------------------------------------------------
@@ -708,7 +824,7 @@ static GArray *
 record_spans (const char *start, const char *data, gsize n, GError **error)
 {
   g_autoptr (GArray) members = g_array_new (FALSE, FALSE, sizeof (MemberSpan));
-  Checker c = { start, data, data + n, 0, 0, members, 1 };
+  Checker c = { start, data, data + n, 0, members, 1 };
 
   g_array_set_clear_func (members, (GDestroyNotify) member_span_clear);
   if (!check_value (&c, error))
@@ -766,7 +882,6 @@ static GBytes *
 canonicalize_object_text (const char *data, gsize n, GError **error)
 {
   g_autoptr (GArray) members = record_spans (data, data, n, error);
-  g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GString) out = g_string_sized_new (n);
 
   if (members == NULL)
@@ -779,7 +894,6 @@ canonicalize_object_text (const char *data, gsize n, GError **error)
       const MemberSpan *m = &g_array_index (members, MemberSpan, i);
       g_autoptr (JsonNode) value = NULL;
       g_autofree char *key = g_strndup (m->key, m->key_len);
-      guint64 value_members = 0;
 
       if (i > 0 && compare_spans (m - 1, m) == 0)
         {
@@ -787,9 +901,9 @@ canonicalize_object_text (const char *data, gsize n, GError **error)
                        "invalid JSON: duplicate object key \"%s\"", key);
           return NULL;
         }
-      if (!check_document (m->value, m->value_len, &value_members, error))
+      if (!check_document (m->value, m->value_len, error))
         return NULL;
-      value = parse_checked (parser, m->value, m->value_len, value_members, error);
+      value = build_checked (m->value, m->value_len, error);
       if (value == NULL)
         return NULL;
       if (i > 0)
@@ -812,7 +926,6 @@ notary_json_parse_split (const char *data, gssize len, const char *outer, const 
   const MemberSpan *o, *m;
   g_autoptr (GBytes) canonical = NULL;
   g_autoptr (GString) rest = NULL;
-  guint64 members = 0;
   const char *p;
   gsize n;
 
@@ -820,7 +933,7 @@ notary_json_parse_split (const char *data, gssize len, const char *outer, const 
   g_return_val_if_fail (inner_canonical != NULL && *inner_canonical == NULL, NULL);
 
   n = len < 0 ? strlen (data) : (gsize) len;
-  if (!check_document (data, n, &members, error))
+  if (!check_document (data, n, error))
     return NULL;
 
   /* Find the two levels in the text; anything unexpected (not objects,
@@ -851,8 +964,7 @@ notary_json_parse_split (const char *data, gssize len, const char *outer, const 
 
 whole:
   {
-    g_autoptr (JsonParser) parser = json_parser_new ();
-    return parse_checked (parser, data, n, members, error);
+    return build_checked (data, n, error);
   }
 }
 

@@ -24,6 +24,7 @@
  * tuf/utils/x509.go, trustpinning/certs.go) as described in
  * tuf-metadata.md §3, §4 and §6.
  */
+#define _GNU_SOURCE /* memmem */
 #include "notary-keys.h"
 #include "notary-ecdsa.h"
 #include "notary-json.h"
@@ -264,13 +265,7 @@ find_line_start (const char *p, const char *end, const char *needle)
   const char *start = p;
   while (p + nlen <= end)
     {
-      const char *hit = NULL;
-      for (const char *q = p; q + nlen <= end; q++)
-        if (memcmp (q, needle, nlen) == 0)
-          {
-            hit = q;
-            break;
-          }
+      const char *hit = memmem (p, (gsize)(end - p), needle, nlen);
       if (hit == NULL)
         return NULL;
       if (hit == start || hit[-1] == '\n')

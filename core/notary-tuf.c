@@ -203,6 +203,13 @@ parse_signatures (JsonArray *arr, GPtrArray *out, GError **error)
   return TRUE;
 }
 
+/* Documents at least this big have their targets map kept out of the
+ * tree.  json-glib's tree is about seven times the text of a targets map
+ * (about 1 KB per entry of ~150 bytes), so below this a tree costs at most
+ * a few hundred KB while a request lives; parsing whole took 2% off the
+ * instructions of a publish (callgrind, see bench/README.md). */
+#define SPLIT_MIN_BYTES (64 * 1024)
+
 NotarySigned *
 notary_signed_parse (GBytes *raw, GError **error)
 {
@@ -220,9 +227,15 @@ notary_signed_parse (GBytes *raw, GError **error)
   s->raw = g_bytes_ref (raw);
   s->signatures = g_ptr_array_new_with_free_func ((GDestroyNotify) notary_signature_free);
 
-  /* A targets map is canonicalised from the text, not held as a tree
-   * (nothing reads its entries): see notary_json_parse_split. */
-  s->tree = notary_json_parse_split (data, len, "signed", "targets", &targets_canonical, &local_error);
+  /* A big targets map is canonicalised from the text, not held as a tree
+   * (nothing reads its entries): see notary_json_parse_split.  Splitting
+   * walks the text three more times (the members of the two outer levels,
+   * the rest parsed again), which only pays where the tree would be big:
+   * below SPLIT_MIN_BYTES a document is parsed whole. */
+  if (len < SPLIT_MIN_BYTES)
+    s->tree = notary_json_parse (data, (gssize) len, &local_error);
+  else
+    s->tree = notary_json_parse_split (data, len, "signed", "targets", &targets_canonical, &local_error);
   if (s->tree == NULL)
     return malformed (error, "%s", local_error->message), NULL;
   if (!JSON_NODE_HOLDS_OBJECT (s->tree))

@@ -528,6 +528,235 @@ test_parse_strict_grammar (void)
   }
 }
 
+/* Our tree builder against json-glib's own parser: the same node types,
+ * value types (gint64 for integral literals, double otherwise), values and
+ * member order, for valid documents of every shape and the reference
+ * files. */
+static void
+assert_same_tree (JsonNode *ours, JsonNode *theirs)
+{
+  g_assert_cmpint (JSON_NODE_TYPE (ours), ==, JSON_NODE_TYPE (theirs));
+  switch (JSON_NODE_TYPE (ours))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        g_autoptr (GList) a = json_object_get_members (json_node_get_object (ours));
+        g_autoptr (GList) b = json_object_get_members (json_node_get_object (theirs));
+        GList *x = a, *y = b;
+        g_assert_cmpuint (g_list_length (a), ==, g_list_length (b));
+        for (; x != NULL; x = x->next, y = y->next)
+          {
+            g_assert_cmpstr (x->data, ==, y->data);
+            assert_same_tree (json_object_get_member (json_node_get_object (ours), x->data),
+                              json_object_get_member (json_node_get_object (theirs), y->data));
+          }
+        break;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *a = json_node_get_array (ours), *b = json_node_get_array (theirs);
+        g_assert_cmpuint (json_array_get_length (a), ==, json_array_get_length (b));
+        for (guint i = 0; i < json_array_get_length (a); i++)
+          assert_same_tree (json_array_get_element (a, i), json_array_get_element (b, i));
+        break;
+      }
+    case JSON_NODE_VALUE:
+      g_assert_true (json_node_get_value_type (ours) == json_node_get_value_type (theirs));
+      if (json_node_get_value_type (ours) == G_TYPE_INT64)
+        g_assert_cmpint (json_node_get_int (ours), ==, json_node_get_int (theirs));
+      else if (json_node_get_value_type (ours) == G_TYPE_DOUBLE)
+        g_assert_true (json_node_get_double (ours) == json_node_get_double (theirs));
+      else if (json_node_get_value_type (ours) == G_TYPE_BOOLEAN)
+        g_assert_cmpint (json_node_get_boolean (ours), ==, json_node_get_boolean (theirs));
+      else
+        g_assert_cmpstr (json_node_get_string (ours), ==, json_node_get_string (theirs));
+      break;
+    case JSON_NODE_NULL:
+      break;
+    }
+}
+
+static void
+assert_parses_as_json_glib (const char *text, gsize len)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonNode) ours = notary_json_parse (text, (gssize) len, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (json_parser_load_from_data (parser, text, (gssize) len, NULL));
+  assert_same_tree (ours, json_parser_get_root (parser));
+}
+
+static void
+test_parse_same_tree (void)
+{
+  static const char *const docs[] = {
+    "{}", "[]", "null", "true", "false", "\"\"", "0", "-0", "42", "-7", "1.5", "-0.0",
+    "1e2", "1E-2", "2.5e+3", "123456789012345678", "-9223372036854775808", "9223372036854775807",
+    "9007199254740993", "0.1", "1e308",
+    "\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t\"",
+    "\"caf\\u00e9 \\u20ac \\ud83d\\ude00 \\uFFFF\"",
+    "\"raw UTF-8: caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
+    " \t\r\n{ \"a\" : [ 1 , 2.0 , \"x\" , null , true , false , { } , [ ] ] , \"b\" : { \"c\" : { \"d\" : -1 } } } \n",
+    "{\"z\":1,\"a\":2,\"m\":3,\"\":4,\"\\u0041\":5}",
+    "[[[[[[[[[[\"deep\"]]]]]]]]]]",
+    "{\"signed\":{\"_type\":\"Targets\",\"version\":2,\"expires\":\"2030-01-01T00:00:00Z\","
+    "\"targets\":{\"t\":{\"length\":10,\"hashes\":{\"sha256\":\"AAAA\"}}}},\"signatures\":[]}",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (docs); i++)
+    {
+      g_test_message ("document %s", docs[i]);
+      assert_parses_as_json_glib (docs[i], strlen (docs[i]));
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (reference_files); i++)
+    {
+      g_autoptr (GBytes) file = read_reference (reference_files[i]);
+      gsize len;
+      const char *data = g_bytes_get_data (file, &len);
+      assert_parses_as_json_glib (data, len);
+    }
+}
+
+/* Random valid documents: every kind of value, escape and number form,
+ * random white space; keys unique within an object. */
+static void
+random_ws (GString *out)
+{
+  static const char ws[] = " \t\r\n";
+
+  while (g_test_rand_int_range (0, 4) == 0)
+    g_string_append_c (out, ws[g_test_rand_int_range (0, 4)]);
+}
+
+static void
+random_string (GString *out, const char *suffix)
+{
+  static const char *const raw[] = { "a", "Z", "0", " ", "~", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "'", "<&>" };
+  static const char *const escapes[] = { "\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t",
+                                         "\\u0001", "\\u001f", "\\u00e9", "\\u20AC", "\\uffff",
+                                         "\\ud83d\\ude00", "\\uDBFF\\uDFFF", "\\u0041" };
+
+  g_string_append_c (out, '"');
+  for (int i = 0, n = g_test_rand_int_range (0, 12); i < n; i++)
+    {
+      if (g_test_rand_bit ())
+        g_string_append (out, raw[g_test_rand_int_range (0, G_N_ELEMENTS (raw))]);
+      else
+        g_string_append (out, escapes[g_test_rand_int_range (0, G_N_ELEMENTS (escapes))]);
+    }
+  g_string_append (out, suffix);
+  g_string_append_c (out, '"');
+}
+
+static void
+random_number (GString *out)
+{
+  static const char *const edges[] = { "0", "-0", "9223372036854775807", "-9223372036854775808",
+                                       "9007199254740993", "-0.0", "0.1", "1e308", "-2.2250738585072014e-308",
+                                       "4.9e-324", "123456789.123456789e-5", "1E+2", "0e0" };
+
+  switch (g_test_rand_int_range (0, 4))
+    {
+    case 0:
+      g_string_append (out, edges[g_test_rand_int_range (0, G_N_ELEMENTS (edges))]);
+      break;
+    case 1:
+      g_string_append_printf (out, "%" G_GINT64_FORMAT,
+                              (gint64) (((guint64) g_test_rand_int () << 32) | (guint32) g_test_rand_int ()));
+      break;
+    case 2:
+      g_string_append_printf (out, "%d", g_test_rand_int_range (-1000, 1000));
+      break;
+    default:
+      g_string_append_printf (out, "%s%d.%0*d", g_test_rand_bit () ? "-" : "", g_test_rand_int_range (0, 100000),
+                              g_test_rand_int_range (1, 12), g_test_rand_int_range (0, 1000000));
+      if (g_test_rand_bit ())
+        g_string_append_printf (out, "%c%s%d", g_test_rand_bit () ? 'e' : 'E',
+                                g_test_rand_bit () ? "-" : (g_test_rand_bit () ? "+" : ""),
+                                g_test_rand_int_range (0, 300));
+      break;
+    }
+}
+
+static void
+random_value (GString *out, int depth)
+{
+  int kind = g_test_rand_int_range (0, depth < 5 ? 7 : 5);
+
+  random_ws (out);
+  switch (kind)
+    {
+    case 0: random_string (out, ""); break;
+    case 1: random_number (out); break;
+    case 2: g_string_append (out, "true"); break;
+    case 3: g_string_append (out, "false"); break;
+    case 4: g_string_append (out, "null"); break;
+    case 5:
+      g_string_append_c (out, '[');
+      for (int i = 0, n = g_test_rand_int_range (0, 5); i < n; i++)
+        {
+          if (i > 0)
+            g_string_append_c (out, ',');
+          random_value (out, depth + 1);
+        }
+      random_ws (out);
+      g_string_append_c (out, ']');
+      break;
+    default:
+      g_string_append_c (out, '{');
+      for (int i = 0, n = g_test_rand_int_range (0, 6); i < n; i++)
+        {
+          g_autofree char *suffix = g_strdup_printf ("#%d", i); /* unique keys */
+          if (i > 0)
+            g_string_append_c (out, ',');
+          random_ws (out);
+          random_string (out, suffix);
+          random_ws (out);
+          g_string_append_c (out, ':');
+          random_value (out, depth + 1);
+        }
+      random_ws (out);
+      g_string_append_c (out, '}');
+      break;
+    }
+  random_ws (out);
+}
+
+static void
+test_parse_same_tree_random (void)
+{
+  for (int i = 0; i < 2000; i++)
+    {
+      g_autoptr (GString) doc = g_string_new (NULL);
+
+      random_value (doc, 0);
+      g_test_message ("random document %d: %s", i, doc->str);
+      assert_parses_as_json_glib (doc->str, doc->len);
+    }
+}
+
+/* A document that is a bare number ends the buffer: nothing past its last
+ * byte is read (ASan builds catch a read past the copy). */
+static void
+test_parse_bare_number_bounds (void)
+{
+  static const char *const numbers[] = { "7", "-12", "3.25", "1e5", "18446744" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (numbers); i++)
+    {
+      gsize len = strlen (numbers[i]);
+      g_autofree char *exact = g_memdup2 (numbers[i], len); /* no NUL */
+      g_autoptr (GError) error = NULL;
+      g_autoptr (JsonNode) node = notary_json_parse (exact, (gssize) len, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (node);
+      g_assert_true (JSON_NODE_HOLDS_VALUE (node));
+    }
+}
+
 static void
 test_parse_depth (void)
 {
@@ -936,6 +1165,9 @@ main (int argc, char **argv)
   g_test_add_func ("/json/parse/invalid-utf8", test_parse_invalid_utf8);
   g_test_add_func ("/json/parse/strict-grammar", test_parse_strict_grammar);
   g_test_add_func ("/json/parse/depth", test_parse_depth);
+  g_test_add_func ("/json/parse/same-tree-as-json-glib", test_parse_same_tree);
+  g_test_add_func ("/json/parse/same-tree-random", test_parse_same_tree_random);
+  g_test_add_func ("/json/parse/bare-number-bounds", test_parse_bare_number_bounds);
   g_test_add_func ("/json/split/same-canonical", test_split_same_canonical);
   g_test_add_func ("/json/split/same-errors", test_split_same_errors);
   g_test_add_func ("/json/split/many", test_split_many);

@@ -150,6 +150,57 @@ test_envelope_ok (void)
   g_assert_true (notary_signed_is_expired (s, expect_exp + 1));
 }
 
+/* A targets document of @entries entries, in no key order; with
+ * @duplicate, the first entry's name once more at the end. */
+static GBytes *
+targets_text (guint entries, gboolean duplicate)
+{
+  g_autoptr (GString) t = g_string_new ("{\"signatures\":[],\"signed\":{\"_type\":\"Targets\","
+                                        "\"delegations\":{\"keys\":{},\"roles\":[]},"
+                                        "\"expires\":\"2030-01-02T03:04:05Z\",\"version\":3,\"targets\":{");
+
+  for (guint i = 0; i < entries; i++)
+    g_string_append_printf (t, "%s\n  \"pkg/%05u\\u00e9\" : {\"hashes\":{\"sha256\":\"%08x\"},\"length\":%u}",
+                            i > 0 ? "," : "", (entries - i) * 7 % 100000, i, i * 3);
+  if (duplicate)
+    g_string_append_printf (t, ",\"pkg/%05u\\u00e9\":{\"length\":1}", (entries - 0) * 7 % 100000);
+  g_string_append (t, "}}}");
+  return g_string_free_to_bytes (g_steal_pointer (&t));
+}
+
+/* Big targets documents keep their targets map out of the tree; small ones
+ * are parsed whole.  Both ways give the canonical bytes of the whole tree
+ * and refuse the same faults. */
+static void
+test_envelope_big_targets (void)
+{
+  static const guint sizes[] = { 1, 100, 2000 }; /* 2,000 entries: ~130 KB */
+
+  for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autoptr (GBytes) raw = targets_text (sizes[i], FALSE);
+      g_autoptr (GBytes) dup = targets_text (sizes[i], TRUE);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (NotarySigned) s = notary_signed_parse (raw, &error);
+      g_autoptr (NotarySigned) d = NULL;
+      g_autoptr (JsonNode) tree = notary_json_parse (g_bytes_get_data (raw, NULL), (gssize) g_bytes_get_size (raw), NULL);
+      g_autoptr (GBytes) expect = NULL;
+
+      g_test_message ("%u entries, %" G_GSIZE_FORMAT " bytes", sizes[i], g_bytes_get_size (raw));
+      g_assert_no_error (error);
+      g_assert_nonnull (tree);
+      expect = notary_json_canonicalize (json_object_get_member (json_node_get_object (tree), "signed"), NULL);
+      g_assert_nonnull (expect);
+      g_assert_true (g_bytes_equal (s->canonical_signed, expect));
+      g_assert_cmpint (s->version, ==, 3);
+
+      d = notary_signed_parse (dup, &error);
+      g_assert_null (d);
+      g_assert_error (error, NOTARY_TUF_ERROR, NOTARY_TUF_ERROR_MALFORMED);
+      g_assert_nonnull (strstr (error->message, "duplicate object key"));
+    }
+}
+
 static void
 test_envelope_limits (void)
 {
@@ -984,6 +1035,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tuf/names/gun", test_gun_names);
   g_test_add_func ("/tuf/envelope/ok", test_envelope_ok);
   g_test_add_func ("/tuf/envelope/limits", test_envelope_limits);
+  g_test_add_func ("/tuf/envelope/big-targets", test_envelope_big_targets);
   g_test_add_func ("/tuf/envelope/malformed", test_envelope_malformed);
 #define T(name, fn) g_test_add ("/tuf/threshold/" name, ThresholdFixture, NULL, threshold_setup, fn, threshold_teardown)
   T ("met", test_threshold_met);
