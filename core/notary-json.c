@@ -494,33 +494,43 @@ build_number (Builder *b)
   return node;
 }
 
+/* Objects and arrays share one loop, as in check_container: @close is
+ * '}' or ']'. */
 static JsonNode *
-build_object (Builder *b, GError **error)
+build_container (Builder *b, char close, GError **error)
 {
-  g_autoptr (JsonObject) obj = json_object_new ();
+  g_autoptr (JsonObject) obj = close == '}' ? json_object_new () : NULL;
+  g_autoptr (JsonArray) array = close == ']' ? json_array_new () : NULL;
   JsonNode *node;
 
   b->p++;
   build_skip_ws (b);
-  while (*b->p != '}')
+  while (*b->p != close)
     {
-      g_autofree char *key = g_strdup (build_string (b));
+      g_autofree char *key = NULL;
       JsonNode *value;
 
-      build_skip_ws (b);
-      b->p++; /* ':' */
-      build_skip_ws (b);
+      if (obj != NULL)
+        {
+          key = g_strdup (build_string (b));
+          build_skip_ws (b);
+          b->p++; /* ':' */
+          build_skip_ws (b);
+        }
       value = build_value (b, error);
       if (value == NULL)
         return NULL;
-      if (json_object_has_member (obj, key))
+      if (obj == NULL)
+        json_array_add_element (array, value);
+      else if (!json_object_has_member (obj, key))
+        json_object_set_member (obj, key, value);
+      else
         {
           json_node_unref (value);
           g_set_error (error, NOTARY_JSON_ERROR, NOTARY_JSON_ERROR_DUPLICATE_KEY,
                        "invalid JSON: duplicate object key \"%s\"", key);
           return NULL;
         }
-      json_object_set_member (obj, key, value);
       build_skip_ws (b);
       if (*b->p == ',')
         {
@@ -529,36 +539,16 @@ build_object (Builder *b, GError **error)
         }
     }
   b->p++;
-  node = json_node_new (JSON_NODE_OBJECT);
-  json_node_take_object (node, g_steal_pointer (&obj));
-  return node;
-}
-
-static JsonNode *
-build_array (Builder *b, GError **error)
-{
-  g_autoptr (JsonArray) array = json_array_new ();
-  JsonNode *node;
-
-  b->p++;
-  build_skip_ws (b);
-  while (*b->p != ']')
+  if (obj != NULL)
     {
-      JsonNode *value = build_value (b, error);
-
-      if (value == NULL)
-        return NULL;
-      json_array_add_element (array, value);
-      build_skip_ws (b);
-      if (*b->p == ',')
-        {
-          b->p++;
-          build_skip_ws (b);
-        }
+      node = json_node_new (JSON_NODE_OBJECT);
+      json_node_take_object (node, g_steal_pointer (&obj));
     }
-  b->p++;
-  node = json_node_new (JSON_NODE_ARRAY);
-  json_node_take_array (node, g_steal_pointer (&array));
+  else
+    {
+      node = json_node_new (JSON_NODE_ARRAY);
+      json_node_take_array (node, g_steal_pointer (&array));
+    }
   return node;
 }
 
@@ -570,9 +560,9 @@ build_value (Builder *b, GError **error)
   switch (*b->p)
     {
     case '{':
-      return build_object (b, error);
+      return build_container (b, '}', error);
     case '[':
-      return build_array (b, error);
+      return build_container (b, ']', error);
     case '"':
       node = json_node_new (JSON_NODE_VALUE);
       json_node_set_string (node, build_string (b));
