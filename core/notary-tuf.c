@@ -230,8 +230,7 @@ notary_signed_parse (GBytes *raw, GError **error)
   /* A big targets map is canonicalised from the text, not held as a tree
    * (nothing reads its entries): see notary_json_parse_split.  Splitting
    * walks the text three more times (the members of the two outer levels,
-   * the rest parsed again), which only pays where the tree would be big:
-   * below SPLIT_MIN_BYTES a document is parsed whole. */
+   * the rest parsed again), so smaller documents are parsed whole. */
   if (len < SPLIT_MIN_BYTES)
     s->tree = notary_json_parse (data, (gssize) len, &local_error);
   else
