@@ -25,6 +25,11 @@
   median-run KEY FILE...         print the FILE (JSON, or wrk output) with the
                                  median KEY
   rss-map PID                    resident kB per mapping (why RSS is what it is)
+  anon-kinds PID                 PID's anonymous kB by kind: malloc arenas,
+                                 main heap, libraries' relocated data, thread
+                                 stacks, the rest
+  build-pubsend PATH             compile bench/pubsend.c into PATH unless
+                                 PATH is newer than it
   report --dir D                 metrics.tsv -> table.md, plot data, PNG; the
                                  targets' round-by-round ratios come from
                                  the raw runs (D/MODE/SIDE/wrk-ROW.txt.N,
@@ -288,6 +293,56 @@ def rss_map(pid):
         if kb >= 64:
             print(f"{kb:8d} kB  {name}")
     return 0
+
+
+def anon_kinds(smaps_path):
+    """Anonymous kB of a process by kind, from its smaps: a glibc malloc
+    arena is a rw mapping next to the PROT_NONE rest of its reservation,
+    a thread stack an 8 MiB mapping, a library's relocated data the
+    anonymous (copied-on-write) pages inside its file mappings."""
+    regs = []  # [kB mapped, perms, name, anonymous kB]
+    with open(smaps_path) as f:
+        for line in f:
+            first = line.split(None, 1)[0]
+            if "-" in first and not first.endswith(":"):
+                parts = line.split()
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                regs.append([(hi - lo) // 1024, parts[1], parts[5] if len(parts) > 5 else "", 0])
+            elif first == "Anonymous:" and regs:
+                regs[-1][3] = int(line.split()[1])
+    kinds = {}
+    for i, (size, _, name, anon) in enumerate(regs):
+        reserved_next_to = any(0 <= j < len(regs) and regs[j][1] == "---p" and not regs[j][2]
+                               for j in (i - 1, i + 1))
+        if name.startswith("/"):
+            kind = "libraries' relocated data"
+        elif name == "[heap]":
+            kind = "main heap"
+        elif name:
+            kind = name
+        elif size == 8192:
+            kind = "thread stacks"
+        elif reserved_next_to and size > 64:
+            kind = "malloc arenas"
+        else:
+            kind = "other anonymous"
+        kinds[kind] = kinds.get(kind, 0) + anon
+    return kinds
+
+
+def build_pubsend(path):
+    """bench/pubsend.c compiled into @path, unless @path is newer."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pubsend.c")
+    if os.access(path, os.X_OK) and os.path.getmtime(path) > os.path.getmtime(src):
+        return 0
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "gnutls"],
+                           capture_output=True, text=True)
+    if flags.returncode != 0:
+        print(f"benchlib: pkg-config gnutls: {flags.stderr.strip()}", file=sys.stderr)
+        return 1
+    return subprocess.run(["cc", "-O2", "-g", "-std=gnu11", "-Wall", "-Wextra", src, "-o", path]
+                          + flags.stdout.split() + ["-pthread", "-lm"]).returncode
 
 
 # ------------------------------------------------------------------ report
@@ -644,6 +699,12 @@ def main():
         return median_run(argv[0], argv[1:])
     if cmd == "rss-map":
         return rss_map(argv[0])
+    if cmd == "anon-kinds":
+        kinds = anon_kinds(f"/proc/{argv[0]}/smaps")
+        print(", ".join(f"{k} {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]) if v))
+        return 0
+    if cmd == "build-pubsend":
+        return build_pubsend(argv[0])
     if cmd == "rss":
         return rss(argv[0])
     if cmd == "cpu-ticks":

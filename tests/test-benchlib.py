@@ -138,5 +138,39 @@ class ServerCpu(unittest.TestCase):
         self.assertIsNone(benchlib.cpu_ticks(child.pid))  # gone: unreadable, not 0
 
 
+class AnonKinds(unittest.TestCase):
+    """bench/rss-phases's split of a server's anonymous memory."""
+
+    def test_kinds(self):
+        smaps = """\
+55d0a0000000-55d0a0200000 rw-p 00000000 00:00 0                          [heap]
+Rss:                1200 kB
+Anonymous:          1200 kB
+7f0000000000-7f0000100000 rw-p 00000000 00:00 0 
+Rss:                 900 kB
+Anonymous:           900 kB
+7f0000100000-7f0004000000 ---p 00000000 00:00 0 
+Rss:                   0 kB
+Anonymous:             0 kB
+7f1000000000-7f1000001000 ---p 00000000 00:00 0 
+Anonymous:             0 kB
+7f1000001000-7f1000801000 rw-p 00000000 00:00 0 
+Rss:                  20 kB
+Anonymous:            20 kB
+7f2000000000-7f2000010000 rw-p 00010000 08:01 42                         /usr/lib/libx.so
+Anonymous:            16 kB
+7f2000010000-7f2000014000 rw-p 00000000 00:00 0 
+Anonymous:             4 kB
+7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]
+Anonymous:            24 kB
+"""
+        with tempfile.NamedTemporaryFile("w", suffix=".smaps") as f:
+            f.write(smaps)
+            f.flush()
+            kinds = benchlib.anon_kinds(f.name)
+        self.assertEqual(kinds, {"main heap": 1200, "malloc arenas": 900, "thread stacks": 20,
+                                 "libraries' relocated data": 16, "other anonymous": 4, "[stack]": 24})
+
+
 if __name__ == "__main__":
     unittest.main()
