@@ -8,22 +8,27 @@
 #include "notary-coalesce.h"
 #include "notary-error.h"
 #include "notary-json.h"
+#include "notary-recent.h"
 
 #include <string.h>
 
 #define YEAR_SECONDS (365 * 24 * 3600)
 #define SNAPSHOT_LIFETIME (3 * YEAR_SECONDS)
 #define TIMESTAMP_LIFETIME (14 * 24 * 3600)
-#define META_CACHE_MAX 20000
+/* Names in meta_cache, a GUN's timestamp and its snapshot (5,000
+ * repositories), each with its latest two versions (notary-recent.h). */
+#define META_CACHE_NAMES 10000
 /* Identity entries pin their bytes in memory: keep them few (~4 MiB). */
 #define META_BY_BYTES_MAX 4096
 /* Checksum-addressed files never change, so reads by hash are served from
  * memory: no database round trip for snapshot/targets/root on the GET hot
  * paths.  Entries expire after FILE_CACHE_TTL so that a repository deleted
  * through *another* instance stops being served within that time (a local
- * delete purges at once); the total size is bounded. */
+ * delete purges at once).  Only the latest two versions of each GUN's
+ * role are kept (notary-recent.h), and the total size is bounded. */
 #define FILE_CACHE_TTL_US (30 * G_USEC_PER_SEC)
 #define FILE_CACHE_MAX_BYTES (64 * 1024 * 1024)
+#define FILE_CACHE_NAMES 65536 /* (GUN, role) pairs */
 /* Bounds current_meta; each entry may pin a timestamp's bytes (~0.5 KB). */
 #define CURRENT_META_MAX 1024
 
@@ -35,20 +40,20 @@ struct _NotaryRepo
   NotarySigner *signer;
   gint64 fixed_now;
 
-  /* Parsed facts about immutable files, keyed by "<gun>\n<sha256 hex>":
-   * for a timestamp or snapshot, the role -> sha256-hex map of its meta
-   * and its expiry.  Content-addressed, so entries never go stale. */
+  /* Parsed facts about immutable files, named "<gun>\n<role>" with the
+   * sha256 hex of the file as id: for a timestamp or snapshot, the role ->
+   * sha256-hex map of its meta and its expiry.  Content-addressed, so
+   * entries never go stale; only each GUN's latest two are kept. */
   GMutex cache_lock;
-  GHashTable *meta_cache;
+  NotaryRecent *meta_cache; /* -> MetaFacts* */
   /* The same facts by identity of the stored bytes (a ref is held, so the
    * pointer cannot be reused while listed): when storage or the file cache
    * hands back the very same GBytes, no hashing is needed at all. */
-  GHashTable *meta_by_bytes; /* GBytes* -> char* meta_cache key */
+  GHashTable *meta_by_bytes; /* GBytes* -> MetaFacts* (meta_cache's) */
   /* Bumped whenever meta_by_bytes is emptied, so that a MetaFacts can
    * tell whether the identity entry it once got is still listed. */
   guint by_bytes_round;
-  GHashTable *file_cache; /* "<gun>\n<role>\n<sha256>" -> CachedFile* */
-  gsize file_cache_bytes;
+  NotaryRecent *file_cache; /* "<gun>\n<role>", sha256 hex -> CachedFile* */
   /* The current root of a GUN as loaded and verified for an update, keyed
    * by "<gun>\n<sha256 of the stored root>": re-parsing and re-verifying
    * the unchanged root was a third of an update's CPU.  What load_root
@@ -109,8 +114,10 @@ current_meta_free (CurrentMeta *c)
 }
 
 static void
-cached_file_free (CachedFile *c)
+cached_file_free (gpointer p, gpointer unused)
 {
+  CachedFile *c = p;
+
   g_bytes_unref (c->data);
   g_free (c);
 }
@@ -147,9 +154,15 @@ typedef struct
   guint listed_round;
 } MetaFacts;
 
+/* meta_cache lets go of @p: it must not stay listed by its bytes. */
 static void
-meta_facts_free (MetaFacts *f)
+meta_facts_drop (gpointer p, gpointer repo_p)
 {
+  MetaFacts *f = p;
+  NotaryRepo *repo = repo_p;
+
+  if (f->listed_round == repo->by_bytes_round + 1)
+    g_hash_table_remove (repo->meta_by_bytes, f->listed);
   g_hash_table_unref (f->role_sha);
   g_free (f);
 }
@@ -164,9 +177,9 @@ notary_repo_new (const NotaryStorageVTable *storage_vt, NotaryStorage *storage,
   repo->kvt = signer_vt;
   repo->signer = signer;
   g_mutex_init (&repo->cache_lock);
-  repo->meta_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) meta_facts_free);
-  repo->file_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) cached_file_free);
-  repo->meta_by_bytes = g_hash_table_new_full (g_direct_hash, g_direct_equal, (GDestroyNotify) g_bytes_unref, g_free);
+  repo->meta_by_bytes = g_hash_table_new_full (g_direct_hash, g_direct_equal, (GDestroyNotify) g_bytes_unref, NULL);
+  repo->meta_cache = notary_recent_new (META_CACHE_NAMES, G_MAXSIZE, meta_facts_drop, repo);
+  repo->file_cache = notary_recent_new (FILE_CACHE_NAMES, FILE_CACHE_MAX_BYTES, cached_file_free, NULL);
   repo->root_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) trusted_root_free);
   repo->current_meta = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) current_meta_free);
   return repo;
@@ -177,8 +190,8 @@ notary_repo_free (NotaryRepo *repo)
 {
   if (repo == NULL)
     return;
-  g_hash_table_unref (repo->meta_cache);
-  g_hash_table_unref (repo->file_cache);
+  notary_recent_free (repo->meta_cache); /* unlists its facts first */
+  notary_recent_free (repo->file_cache);
   g_hash_table_unref (repo->meta_by_bytes);
   g_hash_table_unref (repo->root_cache);
   g_hash_table_unref (repo->current_meta);
@@ -221,10 +234,11 @@ is_not_found (GError *error)
 
 /* ---- cached facts about snapshot/timestamp files ----------------------- */
 
-/* Under cache_lock: lists @data as the bytes of @facts (meta_cache @key),
- * in place of the bytes listed for it before. */
+/* Under cache_lock: lists @data as the bytes of @facts (in meta_cache),
+ * in place of the bytes listed for it before.  The map only ever points
+ * at a MetaFacts from its ->listed bytes, which meta_facts_drop unlists. */
 static void
-list_identity (NotaryRepo *repo, GBytes *data, const char *key, MetaFacts *facts)
+list_identity (NotaryRepo *repo, GBytes *data, MetaFacts *facts)
 {
   if (facts->listed_round == repo->by_bytes_round + 1 && facts->listed != data)
     g_hash_table_remove (repo->meta_by_bytes, facts->listed);
@@ -233,7 +247,7 @@ list_identity (NotaryRepo *repo, GBytes *data, const char *key, MetaFacts *facts
       g_hash_table_remove_all (repo->meta_by_bytes);
       repo->by_bytes_round++;
     }
-  g_hash_table_replace (repo->meta_by_bytes, g_bytes_ref (data), g_strdup (key));
+  g_hash_table_replace (repo->meta_by_bytes, g_bytes_ref (data), facts);
   facts->listed = data;
   facts->listed_round = repo->by_bytes_round + 1;
 }
@@ -246,18 +260,15 @@ meta_facts (NotaryRepo *repo, const char *gun, NotaryStoredFile *file, gboolean 
             GHashTable **out_role_sha, GError **error)
 {
   g_autofree char *hex = NULL;
-  g_autofree char *key = NULL;
-  MetaFacts *facts = NULL;
-  const char *known_key;
+  g_autofree char *name = NULL;
+  MetaFacts *facts;
   g_autoptr (NotarySigned) s = NULL;
   g_autoptr (NotaryMetaRole) m = NULL;
   GHashTableIter it;
   gpointer k, v;
 
   g_mutex_lock (&repo->cache_lock);
-  known_key = g_hash_table_lookup (repo->meta_by_bytes, file->data);
-  if (known_key != NULL)
-    facts = g_hash_table_lookup (repo->meta_cache, known_key);
+  facts = g_hash_table_lookup (repo->meta_by_bytes, file->data);
   if (facts != NULL)
     {
       *out_expires = facts->expires;
@@ -268,14 +279,14 @@ meta_facts (NotaryRepo *repo, const char *gun, NotaryStoredFile *file, gboolean 
   g_mutex_unlock (&repo->cache_lock);
 
   hex = notary_sha256_hex (file->data);
-  key = g_strconcat (gun, "\n", hex, NULL);
+  name = g_strconcat (gun, is_timestamp ? "\ntimestamp" : "\nsnapshot", NULL);
   g_mutex_lock (&repo->cache_lock);
-  facts = g_hash_table_lookup (repo->meta_cache, key);
+  facts = notary_recent_lookup (repo->meta_cache, name, hex);
   if (facts != NULL)
     {
       *out_expires = facts->expires;
       *out_role_sha = g_hash_table_ref (facts->role_sha);
-      list_identity (repo, file->data, key, facts);
+      list_identity (repo, file->data, facts);
       g_mutex_unlock (&repo->cache_lock);
       return TRUE;
     }
@@ -301,10 +312,9 @@ meta_facts (NotaryRepo *repo, const char *gun, NotaryStoredFile *file, gboolean 
   *out_role_sha = g_hash_table_ref (facts->role_sha);
 
   g_mutex_lock (&repo->cache_lock);
-  if (g_hash_table_size (repo->meta_cache) >= META_CACHE_MAX)
-    g_hash_table_remove_all (repo->meta_cache);
-  list_identity (repo, file->data, key, facts);
-  g_hash_table_replace (repo->meta_cache, g_steal_pointer (&key), facts);
+  /* Insert first: it may drop (and unlist) facts this one replaces. */
+  notary_recent_insert (repo->meta_cache, name, hex, facts, 0);
+  list_identity (repo, file->data, facts);
   g_mutex_unlock (&repo->cache_lock);
   return TRUE;
 }
@@ -430,13 +440,13 @@ static NotaryStoredFile *
 storage_checksum (NotaryRepo *repo, const char *gun, const char *role, const char *sha, const ReadCtx *ctx,
                   GError **error)
 {
-  g_autofree char *key = g_strconcat (gun, "\n", role, "\n", sha, NULL);
+  g_autofree char *name = g_strconcat (gun, "\n", role, NULL);
   gint64 now = g_get_monotonic_time ();
   NotaryStoredFile *f;
   CachedFile *c;
 
   g_mutex_lock (&repo->cache_lock);
-  c = g_hash_table_lookup (repo->file_cache, key);
+  c = notary_recent_lookup (repo->file_cache, name, sha);
   if (c != NULL && now - c->stored_us < FILE_CACHE_TTL_US)
     {
       f = g_new0 (NotaryStoredFile, 1);
@@ -459,18 +469,7 @@ storage_checksum (NotaryRepo *repo, const char *gun, const char *role, const cha
   c->modified_unix = f->modified_unix;
   c->stored_us = now;
   g_mutex_lock (&repo->cache_lock);
-  if (repo->file_cache_bytes + g_bytes_get_size (f->data) > FILE_CACHE_MAX_BYTES)
-    {
-      g_hash_table_remove_all (repo->file_cache);
-      repo->file_cache_bytes = 0;
-    }
-  {
-    CachedFile *old = g_hash_table_lookup (repo->file_cache, key);
-    if (old != NULL)
-      repo->file_cache_bytes -= g_bytes_get_size (old->data);
-  }
-  repo->file_cache_bytes += g_bytes_get_size (f->data);
-  g_hash_table_replace (repo->file_cache, g_steal_pointer (&key), c);
+  notary_recent_insert (repo->file_cache, name, sha, c, g_bytes_get_size (c->data));
   g_mutex_unlock (&repo->cache_lock);
   return f;
 }
@@ -480,17 +479,9 @@ static void
 file_cache_purge_gun (NotaryRepo *repo, const char *gun)
 {
   g_autofree char *prefix = g_strconcat (gun, "\n", NULL);
-  GHashTableIter it;
-  gpointer k, v;
 
   g_mutex_lock (&repo->cache_lock);
-  g_hash_table_iter_init (&it, repo->file_cache);
-  while (g_hash_table_iter_next (&it, &k, &v))
-    if (g_str_has_prefix (k, prefix))
-      {
-        repo->file_cache_bytes -= g_bytes_get_size (((CachedFile *) v)->data);
-        g_hash_table_iter_remove (&it);
-      }
+  notary_recent_remove_prefix (repo->file_cache, prefix);
   g_hash_table_remove (repo->current_meta, gun);
   g_mutex_unlock (&repo->cache_lock);
 }

@@ -1444,6 +1444,35 @@ test_reads_not_pinned (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_atomic_int_get (&f->wrap.live_copies), >=, 0);
 }
 
+/* The caches keep each GUN's current versions, not its history: however
+ * many updates a repository takes, reads of its current metadata between
+ * them leave only a bounded number of copies alive (two versions of each
+ * cached name, the current timestamp).  Before, every update's timestamp,
+ * snapshot and their facts stayed until a cache's bound. */
+static void
+test_history_not_kept (Fixture *f, gconstpointer data)
+{
+  static const char *const roles[] = { "timestamp", "snapshot", "targets", "root" };
+
+  fx_publish_initial (&f->fx, &f->keys);
+  f->wrap.copy_reads = TRUE;
+  for (gint64 v = 2; v <= 41; v++)
+    {
+      g_autoptr (GBytes) t = fx_make_targets (&f->keys, v);
+      g_autoptr (GBytes) s = fx_make_snapshot (&f->keys, v, f->keys.root_bytes, t);
+      g_autoptr (GHashTable) up = fx_uploads_new ();
+
+      fx_uploads_add (up, "targets", t);
+      fx_uploads_add (up, "snapshot", s);
+      expect_update_ok (f, up);
+      for (guint r = 0; r < G_N_ELEMENTS (roles); r++)
+        notary_stored_file_free (get_current (f, roles[r]));
+      assert_current_is (f, "targets", t);
+    }
+  g_test_message ("%d copies alive after 40 updates", g_atomic_int_get (&f->wrap.live_copies));
+  g_assert_cmpint (g_atomic_int_get (&f->wrap.live_copies), <=, 12);
+}
+
 static void
 test_delete (Fixture *f, gconstpointer data)
 {
@@ -1636,6 +1665,7 @@ main (int argc, char **argv)
   T ("read/consistent-view", test_consistent_view);
   T ("read/ahead", test_read_ahead);
   T ("read/not-pinned", test_reads_not_pinned);
+  T ("read/history-not-kept", test_history_not_kept);
   T ("read/current-follows-timestamp", test_current_follows_timestamp);
   T ("delete", test_delete);
   T ("health", test_health);
