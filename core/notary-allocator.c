@@ -92,6 +92,32 @@ notary_allocator_describe_slices (void)
   return notary_allocator_slices_use_malloc () ? "malloc" : "magazines";
 }
 
+gboolean
+notary_allocator_release_free (void)
+{
+#if defined(__GLIBC__) && !defined(NOTARY_WITH_MIMALLOC)
+  return malloc_trim (0) == 1;
+#else
+  return FALSE;
+#endif
+}
+
+gboolean
+notary_allocator_quiet_tick (NotaryAllocatorQuiet *quiet, guint64 work_done)
+{
+  if (work_done != quiet->seen)
+    {
+      quiet->seen = work_done;
+      quiet->busy = TRUE;
+      return FALSE;
+    }
+  if (!quiet->busy)
+    return FALSE;
+  quiet->busy = FALSE;
+  notary_allocator_release_free ();
+  return TRUE;
+}
+
 guint
 notary_allocator_tune (void)
 {

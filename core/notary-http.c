@@ -1337,6 +1337,17 @@ _notary_http_server_handle_debug (NotaryHttpServer *srv, NotaryHttpExchange *ex)
   respond_error (&req, NOTARY_HTTP_GENERIC_NOT_FOUND, NULL);
 }
 
+guint64
+notary_http_server_count_answered (NotaryHttpServer *srv)
+{
+  guint64 total = 0;
+
+  for (guint op = 0; op < N_OPS; op++)
+    for (guint s = 0; s < N_STATUS; s++)
+      total += (guint64)__atomic_load_n (&srv->metrics.requests[op][s], __ATOMIC_RELAXED);
+  return total;
+}
+
 gboolean
 notary_http_server_listen_debug (NotaryHttpServer *srv, const char *addr, GError **error)
 {

@@ -58,6 +58,23 @@ typedef struct
   gboolean tls; /* a plain-HTTP server cannot switch to TLS on reload */
 } SignalCtx;
 
+typedef struct
+{
+  NotaryHttpServer *http;
+  NotaryAllocatorQuiet quiet;
+} QuietCtx;
+
+/* Gives the memory a burst of requests left free back to the kernel once
+ * the requests stop (notary-allocator.h). */
+static gboolean
+on_quiet_tick (gpointer data)
+{
+  QuietCtx *ctx = data;
+
+  notary_allocator_quiet_tick (&ctx->quiet, notary_http_server_count_answered (ctx->http));
+  return G_SOURCE_CONTINUE;
+}
+
 /* SIGHUP: re-read the config file for the log level and the TLS
  * certificate/key (renewed certificates need no restart).  A bad file is
  * logged and changes nothing. */
@@ -137,6 +154,8 @@ main (int argc, char **argv)
   g_autofree char *allocator = NULL;
   NotaryHttpOptions opts = { 0 };
   SignalCtx sig;
+  QuietCtx quiet = { 0 };
+  guint quiet_tick;
 
   const NotaryFlag flag_table[] = {
     { "config", NOTARY_FLAG_STRING, &flags.config_path },
@@ -310,7 +329,10 @@ main (int argc, char **argv)
   sig.tls = identity != NULL;
   g_unix_signal_add (SIGHUP, on_hup, &sig);
   notary_daemon_watch_signals (&sig.common);
+  quiet.http = http;
+  quiet_tick = g_timeout_add (NOTARY_ALLOCATOR_QUIET_MS, on_quiet_tick, &quiet);
   g_main_loop_run (loop);
+  g_source_remove (quiet_tick);
 
   notary_http_server_stop (http);
   g_clear_pointer (&http, notary_http_server_free);
