@@ -170,8 +170,14 @@ test_release_free (void)
 #ifdef GLIBC_ARENAS
   g_assert_true (released);
   g_assert_cmpint (before - after, >=, 16 * 1024);
+#elif defined(NOTARY_WITH_MIMALLOC)
+  g_assert_false (released); /* mimalloc purges on its own */
+  (void) before;
+  (void) after;
 #else
-  g_assert_false (released); /* mimalloc, a sanitizer's malloc: theirs to purge */
+  /* a sanitizer's malloc: glibc's trim, if it runs, only sees its own
+   * unused arenas */
+  (void) released;
   (void) before;
   (void) after;
 #endif

@@ -15,10 +15,29 @@ drop (gpointer value, gpointer data)
   g_ptr_array_add (d->dropped, value);
 }
 
-static void
-drops_init (Drops *d)
+static NotaryRecent *
+recent_new (Drops *d, guint max_names, gsize max_bytes)
 {
   d->dropped = g_ptr_array_new_with_free_func (g_free);
+  return notary_recent_new (max_names, max_bytes, drop, d);
+}
+
+/* Frees @c: every value it still held goes through drop, once. */
+static void
+recent_free (NotaryRecent *c, Drops *d, guint still_held)
+{
+  g_ptr_array_set_size (d->dropped, 0);
+  notary_recent_free (c);
+  g_assert_cmpuint (d->dropped->len, ==, still_held);
+  g_ptr_array_unref (d->dropped);
+}
+
+/* @n values dropped since the last check, whichever */
+static void
+assert_dropped_n (Drops *d, guint n)
+{
+  g_assert_cmpuint (d->dropped->len, ==, n);
+  g_ptr_array_set_size (d->dropped, 0);
 }
 
 static void
@@ -41,10 +60,7 @@ static void
 test_keeps_newest_two (void)
 {
   Drops d;
-  NotaryRecent *c;
-
-  drops_init (&d);
-  c = notary_recent_new (10, 1000, drop, &d);
+  NotaryRecent *c = recent_new (&d, 10, 1000);
   g_assert_null (notary_recent_lookup (c, "g\nsnapshot", "a"));
   put (c, "g\nsnapshot", "a", 10);
   put (c, "g\nsnapshot", "b", 20);
@@ -76,25 +92,19 @@ test_keeps_newest_two (void)
   g_assert_cmpuint (notary_recent_count (c), ==, 3);
   assert_dropped (&d, (const char *[]){ NULL });
 
-  notary_recent_free (c);
-  g_assert_cmpuint (d.dropped->len, ==, 3); /* everything left, once */
-  g_ptr_array_unref (d.dropped);
+  recent_free (c, &d, 3);
 }
 
 static void
 test_bounds (void)
 {
   Drops d;
-  NotaryRecent *c;
-
-  drops_init (&d);
-  c = notary_recent_new (2, 100, drop, &d);
+  NotaryRecent *c = recent_new (&d, 2, 100);
   put (c, "a", "1", 40);
   put (c, "b", "1", 40);
   /* a third name is over the names bound: the cache starts over */
   put (c, "c", "1", 10);
-  g_assert_cmpuint (d.dropped->len, ==, 2);
-  g_ptr_array_set_size (d.dropped, 0);
+  assert_dropped_n (&d, 2);
   g_assert_cmpuint (notary_recent_count (c), ==, 1);
   g_assert_cmpuint (notary_recent_bytes (c), ==, 10);
   /* a known name is not: only its oldest version goes */
@@ -103,8 +113,7 @@ test_bounds (void)
   assert_dropped (&d, (const char *[]){ "c/1", NULL });
   /* over the byte bound: starts over too */
   put (c, "c", "4", 85);
-  g_assert_cmpuint (d.dropped->len, ==, 2);
-  g_ptr_array_set_size (d.dropped, 0);
+  assert_dropped_n (&d, 2);
   g_assert_cmpuint (notary_recent_bytes (c), ==, 85);
   g_assert_nonnull (notary_recent_lookup (c, "c", "4"));
   /* a value bigger than the bound alone is not kept, and nothing else goes */
@@ -112,30 +121,25 @@ test_bounds (void)
   assert_dropped (&d, (const char *[]){ "d/1", NULL });
   g_assert_null (notary_recent_lookup (c, "d", "1"));
   g_assert_nonnull (notary_recent_lookup (c, "c", "4"));
-  notary_recent_free (c);
-  g_ptr_array_unref (d.dropped);
+  recent_free (c, &d, 1);
 }
 
 static void
 test_remove_prefix (void)
 {
   Drops d;
-  NotaryRecent *c;
-
-  drops_init (&d);
-  c = notary_recent_new (10, 1000, drop, &d);
+  NotaryRecent *c = recent_new (&d, 10, 1000);
   put (c, "docker.io/a\nroot", "1", 1);
   put (c, "docker.io/a\ntargets", "1", 2);
   put (c, "docker.io/a\ntargets", "2", 3);
   put (c, "docker.io/ab\ntargets", "1", 4);
   notary_recent_remove_prefix (c, "docker.io/a\n");
-  g_assert_cmpuint (d.dropped->len, ==, 3);
+  assert_dropped_n (&d, 3);
   g_assert_cmpuint (notary_recent_count (c), ==, 1);
   g_assert_cmpuint (notary_recent_bytes (c), ==, 4);
   g_assert_null (notary_recent_lookup (c, "docker.io/a\ntargets", "2"));
   g_assert_nonnull (notary_recent_lookup (c, "docker.io/ab\ntargets", "1"));
-  notary_recent_free (c);
-  g_ptr_array_unref (d.dropped);
+  recent_free (c, &d, 1);
 }
 
 int
