@@ -50,7 +50,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NotaryHttpServer, notary_http_server_free)
 gboolean notary_http_server_listen (NotaryHttpServer *server, const char *addr, GError **error);
 /* The bound port (after listen). */
 guint16 notary_http_server_get_port (NotaryHttpServer *server);
-/* Requests answered so far, on every listener (what /metrics counts). */
+/* Requests answered so far on the main listener (what /metrics counts;
+ * the debug listener's are not). */
 guint64 notary_http_server_count_answered (NotaryHttpServer *server);
 /* Stop accepting, let in-flight requests finish, join the workers. */
 void notary_http_server_stop (NotaryHttpServer *server);
