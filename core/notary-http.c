@@ -708,6 +708,17 @@ handle_health (Request *req)
   respond_bytes (req, ok ? 200 : 503, "application/json; charset=utf-8", b);
 }
 
+/* Requests of @op answered so far, whatever their status. */
+static gint64
+requests_of_op (NotaryHttpServer *srv, guint op)
+{
+  gint64 total = 0;
+
+  for (guint s = 0; s < N_STATUS; s++)
+    total += __atomic_load_n (&srv->metrics.requests[op][s], __ATOMIC_RELAXED);
+  return total;
+}
+
 static void
 handle_metrics (Request *req)
 {
@@ -1325,10 +1336,8 @@ _notary_http_server_handle_debug (NotaryHttpServer *srv, NotaryHttpExchange *ex)
       g_string_append_printf (out, "],\"memstats\":{\"rss_bytes\":%" G_GINT64_FORMAT "},\"requests\":{", rss_bytes ());
       for (guint op = 1; op < N_OPS; op++)
         {
-          gint64 total = 0;
-          for (guint s = 0; s < N_STATUS; s++)
-            total += __atomic_load_n (&srv->metrics.requests[op][s], __ATOMIC_RELAXED);
-          g_string_append_printf (out, "%s\"%s\":%" G_GINT64_FORMAT, op > 1 ? "," : "", op_names[op], total);
+          g_string_append_printf (out, "%s\"%s\":%" G_GINT64_FORMAT, op > 1 ? "," : "", op_names[op],
+                                  requests_of_op (srv, op));
         }
       g_string_append (out, "}}\n");
       b = g_bytes_new (out->str, out->len);
@@ -1343,8 +1352,7 @@ notary_http_server_count_answered (NotaryHttpServer *srv)
   guint64 total = 0;
 
   for (guint op = 0; op < N_OPS; op++)
-    for (guint s = 0; s < N_STATUS; s++)
-      total += (guint64)__atomic_load_n (&srv->metrics.requests[op][s], __ATOMIC_RELAXED);
+    total += (guint64)requests_of_op (srv, op);
   return total;
 }
 

@@ -23,7 +23,6 @@ struct _NotaryRecent
   guint max_names;
   gsize max_bytes;
   gsize bytes;
-  guint count;
   NotaryRecentDrop drop;
   gpointer drop_data;
 };
@@ -34,7 +33,6 @@ version_clear (NotaryRecent *cache, Version *v)
   if (v->id == NULL)
     return;
   cache->bytes -= v->bytes;
-  cache->count--;
   g_clear_pointer (&v->id, g_free);
   cache->drop (g_steal_pointer (&v->value), cache->drop_data);
   v->bytes = 0;
@@ -116,7 +114,6 @@ notary_recent_insert (NotaryRecent *cache, const char *name, const char *id, gpo
   memmove (&vs->v[1], &vs->v[0], at * sizeof (Version));
   vs->v[0] = (Version){ g_strdup (id), value, bytes };
   cache->bytes += bytes;
-  cache->count++;
 }
 
 void
@@ -134,7 +131,15 @@ notary_recent_remove_prefix (NotaryRecent *cache, const char *prefix)
 guint
 notary_recent_count (NotaryRecent *cache)
 {
-  return cache->count;
+  GHashTableIter it;
+  gpointer v;
+  guint n = 0;
+
+  g_hash_table_iter_init (&it, cache->names);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    for (guint i = 0; i < NOTARY_RECENT_PER_NAME; i++)
+      n += ((Versions *)v)->v[i].id != NULL;
+  return n;
 }
 
 gsize

@@ -50,7 +50,7 @@ void notary_recent_insert (NotaryRecent *cache, const char *name, const char *id
 /* Drops every name that starts with @prefix (a deleted GUN's "<gun>\n"). */
 void notary_recent_remove_prefix (NotaryRecent *cache, const char *prefix);
 
-guint notary_recent_count (NotaryRecent *cache); /* values held */
+guint notary_recent_count (NotaryRecent *cache); /* values held (counts them) */
 gsize notary_recent_bytes (NotaryRecent *cache); /* their @bytes, summed */
 
 G_END_DECLS
