@@ -762,6 +762,14 @@ notary_key_new (const char *keytype, GBytes *public_bytes, GError **error)
   key->public_bytes = g_bytes_ref (public_bytes);
   key->id = compute_key_id (keytype, public_bytes);
 
+  /* An empty GBytes (a key whose "public" is "") has a NULL data pointer,
+   * which no parser below should see (found by fuzz/fuzz-key). */
+  if (key->kind != KIND_OPAQUE && g_bytes_get_size (public_bytes) == 0)
+    {
+      g_set_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_INVALID, "%s public key is empty", keytype);
+      return NULL;
+    }
+
   switch (key->kind)
     {
     case KIND_ED25519:

@@ -173,6 +173,29 @@ test_key_from_json (void)
     }
 }
 
+/* A key object whose "public" is "" decodes to an empty GBytes, whose data
+ * pointer is NULL: refused for every known type before any parser sees
+ * it (fuzz/fuzz-key found the x509 parser doing arithmetic on it); an
+ * opaque type is kept as it is. */
+static void
+test_key_empty_public (void)
+{
+  static const char *const known[] = { "ed25519", "ecdsa", "rsa", "ecdsa-x509", "rsa-x509" };
+  g_autoptr (GBytes) empty = g_bytes_new (NULL, 0);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (known); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (NotaryKey) k = notary_key_new (known[i], empty, &error);
+      g_assert_null (k);
+      g_assert_error (error, NOTARY_KEY_ERROR, NOTARY_KEY_ERROR_INVALID);
+    }
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NotaryKey) opaque = notary_key_new ("some-future-type", empty, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (opaque);
+}
+
 static void
 test_key_type_mismatch (void)
 {
@@ -1157,6 +1180,7 @@ main (int argc, char **argv)
   g_test_add_func ("/keys/id/escaping", test_key_id_escaping);
   g_test_add_func ("/keys/json", test_key_from_json);
   g_test_add_func ("/keys/type-mismatch", test_key_type_mismatch);
+  g_test_add_func ("/keys/empty-public", test_key_empty_public);
   g_test_add_func ("/keys/sign/ed25519", test_round_trip_ed25519);
   g_test_add_func ("/keys/sign/ecdsa", test_round_trip_ecdsa);
   g_test_add_func ("/keys/sign/rsa", test_round_trip_rsa);
