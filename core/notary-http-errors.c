@@ -59,39 +59,33 @@ notary_http_error_body (NotaryHttpErrorCode code, const char *detail_json)
   return g_string_free_to_bytes (out);
 }
 
-/* A JSON string literal with the escapes encoding/json would use, so the
- * client's decoder reads it back unchanged. */
-static void
-append_json_string (GString *out, const char *s)
-{
-  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_VALUE);
-  g_autofree char *enc = NULL;
-  json_node_set_string (node, s);
-  enc = json_to_string (node, FALSE);
-  g_string_append (out, enc);
-}
-
 char *
 notary_http_validation_detail (const char *name, const char *msg)
 {
   GString *out = g_string_new ("{\"Name\":\"");
-  g_autofree char *short_msg = NULL;
   /* Envelope + names take < 250 bytes; leave the rest to Msg, cut at a
-   * UTF-8 boundary. */
-  const gsize max_msg = 600;
+   * UTF-8 boundary so that its escaped form fits (escaping can make a
+   * byte six: "<" is \u003c). */
+  const gsize max_escaped = 600;
+  g_autoptr (GString) escaped = g_string_new (NULL);
+  gsize cut = strlen (msg);
 
-  if (strlen (msg) > max_msg)
+  for (;;)
     {
-      const char *end = g_utf8_find_prev_char (msg, msg + max_msg);
-      short_msg = g_strndup (msg, end ? (gsize) (end - msg) : max_msg);
-      msg = short_msg;
+      g_string_truncate (escaped, 0);
+      notary_json_write_go_string (escaped, msg, (gssize) cut);
+      if (escaped->len <= max_escaped)
+        break;
+      /* Shrink in proportion; each round at least one character. */
+      const char *end = g_utf8_find_prev_char (msg, msg + MIN (cut - 1, cut * max_escaped / escaped->len));
+      cut = end != NULL ? (gsize) (end - msg) : 0;
     }
   g_string_append (out, name);
   g_string_append (out, "\",\"Error\":{");
   if (g_str_equal (name, "ErrBadHierarchy"))
     g_string_append (out, "\"Missing\":\"snapshot\",");
   g_string_append (out, "\"Msg\":");
-  append_json_string (out, msg);
+  g_string_append_len (out, escaped->str, (gssize) escaped->len);
   g_string_append (out, "}}");
   return g_string_free (out, FALSE);
 }

@@ -298,11 +298,9 @@ check_gun (Request *req, gboolean is_update)
         {
           g_autofree char *joined = g_strjoinv (" ", srv->gun_prefixes);
           g_autofree char *detail_text = g_strdup_printf ("Require GUNs with prefix: [%s]", joined);
-          g_autoptr (JsonNode) n = json_node_new (JSON_NODE_VALUE);
-          g_autofree char *detail = NULL;
-          json_node_set_string (n, detail_text);
-          detail = json_to_string (n, FALSE);
-          respond_error (req, NOTARY_HTTP_INVALID_GUN, detail);
+          g_autoptr (GString) detail = g_string_new (NULL);
+          notary_json_write_go_string (detail, detail_text, -1);
+          respond_error (req, NOTARY_HTTP_INVALID_GUN, detail->str);
         }
       else
         respond_error (req, NOTARY_HTTP_METADATA_NOT_FOUND, NULL);
@@ -376,10 +374,10 @@ take_part (const char *filename, GBytes *data, gpointer user_data)
     return refuse_part (up, NOTARY_HTTP_NO_FILENAME, NULL);
   if (!notary_role_is_valid (role))
     {
-      g_autoptr (JsonNode) n = json_node_new (JSON_NODE_VALUE);
-      json_node_set_string (n, role);
+      GString *detail = g_string_new (NULL);
+      notary_json_write_go_string (detail, role, -1);
       notary_log (NOTARY_LOG_INFO, "upload names an invalid role", "gun", up->req->gun, "role", role, NULL);
-      return refuse_part (up, NOTARY_HTTP_INVALID_ROLE, json_to_string (n, FALSE));
+      return refuse_part (up, NOTARY_HTTP_INVALID_ROLE, g_string_free (detail, FALSE));
     }
   p = g_new0 (UploadPart, 1);
   p->role = g_steal_pointer (&role);
@@ -559,11 +557,7 @@ handle_delete (Request *req)
 static void
 append_json_string (GString *out, const char *s)
 {
-  g_autoptr (JsonNode) n = json_node_new (JSON_NODE_VALUE);
-  g_autofree char *enc = NULL;
-  json_node_set_string (n, s);
-  enc = json_to_string (n, FALSE);
-  g_string_append (out, enc);
+  notary_json_write_go_string (out, s, -1);
 }
 
 static void

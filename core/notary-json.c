@@ -1313,15 +1313,28 @@ notary_json_write_go_string (GString *out, const char *s, gssize len)
         default:
           if (c < 0x20)
             g_string_append_printf (out, "\\u00%c%c", hex[c >> 4], hex[c & 0xf]);
-          else if (c == 0xe2 && end - p >= 3 && (guchar) p[1] == 0x80
-                   && ((guchar) p[2] == 0xa8 || (guchar) p[2] == 0xa9))
-            {
-              /* U+2028/U+2029 break JavaScript parsers; Go escapes them. */
-              g_string_append (out, (guchar) p[2] == 0xa8 ? "\\u2028" : "\\u2029");
-              p += 2;
-            }
-          else
+          else if (c < 0x80)
             g_string_append_c (out, (char) c);
+          else
+            {
+              /* A byte that starts no valid UTF-8 sequence is written as
+               * U+FFFD, one per byte, as Go does: strings from the wire
+               * (a GUN, a part's filename) need not be UTF-8, and the
+               * output must stay valid JSON (found by fuzz/fuzz-http). */
+              gunichar u = g_utf8_get_char_validated (p, end - p);
+              if (u == (gunichar) -1 || u == (gunichar) -2)
+                {
+                  g_string_append (out, "\\ufffd");
+                  break;
+                }
+              const char *next = g_utf8_next_char (p);
+              if (u == 0x2028 || u == 0x2029)
+                /* U+2028/U+2029 break JavaScript parsers; Go escapes them. */
+                g_string_append (out, u == 0x2028 ? "\\u2028" : "\\u2029");
+              else
+                g_string_append_len (out, p, next - p);
+              p = next - 1;
+            }
         }
     }
   g_string_append_c (out, '"');

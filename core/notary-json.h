@@ -63,7 +63,8 @@ void notary_json_write_canonical_string (GString *out, const char *s);
 /* Append @len bytes of @s (NUL-terminated when @len < 0) as Go's
  * encoding/json writes a string: quotes, `"` `\` \n \r \t escaped, other
  * control bytes and the HTML-sensitive < > & as \u00XX, U+2028/U+2029 as
- * \u2028/\u2029 (what logrus lines and Go-made JSON bodies contain). */
+ * \u2028/\u2029, and each byte that is not part of valid UTF-8 as \ufffd
+ * (what logrus lines and Go-made JSON bodies contain). */
 void notary_json_write_go_string (GString *out, const char *s, gssize len);
 
 /* Parse an RFC 3339 timestamp ("2024-05-01T10:00:00.123456789Z",

@@ -566,6 +566,13 @@ test_post_part_errors (Fixture *f, gconstpointer data)
     assert_error (r, 400, "INVALID_ROLE", "The role you are attempting to operate on is invalid.", "\"foo\"");
   }
   {
+    /* Not UTF-8, and HTML-sensitive: the detail stays valid JSON, written
+     * as Go writes it (one U+FFFD per bad byte; found by fuzz/fuzz-http). */
+    g_autoptr (Resp) r = post_raw_part (f, "form-data; name=\"files\"; filename=\"ro\xfft<x>\"", "{}");
+    assert_error (r, 400, "INVALID_ROLE", "The role you are attempting to operate on is invalid.",
+                  "\"ro\\ufffdt\\u003cx\\u003e\"");
+  }
+  {
     g_autoptr (Resp) r = post_raw_part (f, "form-data; name=\"files\"; filename=\"targets/A.json\"", "{}");
     assert_error (r, 400, "INVALID_ROLE", "The role you are attempting to operate on is invalid.",
                   "\"targets/A\"");

@@ -787,6 +787,41 @@ test_parse_depth (void)
  * Accessors
  * ------------------------------------------------------------------------ */
 
+/* Strings as Go's encoding/json writes them, bytes that are not UTF-8
+ * included: every output is valid JSON that reads back as the input with
+ * each bad byte replaced by U+FFFD. */
+static void
+test_go_string (void)
+{
+  static const struct
+  {
+    const char *in;
+    gssize len;
+    const char *out;
+  } cases[] = {
+    { "plain", -1, "\"plain\"" },
+    { "a\"b\\c\n\r\t", -1, "\"a\\\"b\\\\c\\n\\r\\t\"" },
+    { "<a&b>", -1, "\"\\u003ca\\u0026b\\u003e\"" },
+    { "\x01\x1f", -1, "\"\\u0001\\u001f\"" },
+    { "\xc3\xa9\xf0\x9f\x98\x80", -1, "\"\xc3\xa9\xf0\x9f\x98\x80\"" },
+    { "x\xe2\x80\xa8y\xe2\x80\xa9", -1, "\"x\\u2028y\\u2029\"" },
+    { "\xff", -1, "\"\\ufffd\"" },
+    { "a\xe2\x82", -1, "\"a\\ufffd\\ufffd\"" },     /* cut short */
+    { "\xed\xa0\x80", -1, "\"\\ufffd\\ufffd\\ufffd\"" }, /* a surrogate */
+    { "\xc0\xaf", -1, "\"\\ufffd\\ufffd\"" },         /* overlong '/' */
+    { "ab\0c", 4, "\"ab\\u0000c\"" },
+    { "\xc3\xa9", 1, "\"\\ufffd\"" },                   /* length cuts a character */
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GString) out = g_string_new (NULL);
+      notary_json_write_go_string (out, cases[i].in, cases[i].len);
+      g_assert_cmpstr (out->str, ==, cases[i].out);
+      g_assert_true (g_utf8_validate (out->str, (gssize) out->len, NULL));
+    }
+}
+
 static void
 test_accessors (void)
 {
@@ -1175,6 +1210,7 @@ main (int argc, char **argv)
   g_test_add_func ("/json/split/same-errors", test_split_same_errors);
   g_test_add_func ("/json/split/many", test_split_many);
   g_test_add_func ("/json/accessors", test_accessors);
+  g_test_add_func ("/json/go-string", test_go_string);
   g_test_add_func ("/json/time/parse", test_time_parse);
   g_test_add_func ("/json/time/format", test_time_format);
   g_test_add_func ("/json/time/round-trip", test_time_round_trip);
