@@ -1279,7 +1279,6 @@ current_timestamp (NotaryRepo *repo, const char *gun, const ReadCtx *ctx, GError
   gint64 ts_expires, sn_expires;
   NotaryStoredFile *ts, *sn;
   const char *sn_sha;
-  g_autoptr (NotarySigned) sn_s = NULL;
   g_autoptr (NotaryRoot) root = NULL;
   g_autoptr (GBytes) new_sn = NULL;
   g_autoptr (GBytes) new_ts = NULL;
