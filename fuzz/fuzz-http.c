@@ -14,14 +14,9 @@
  * gets a clear error: no request is answered 5xx (the memory storage and
  * local signer do not fail), and every error but 405 carries notary's
  * JSON error body ({"errors":[...]}); a JSON response is valid JSON. */
-#include "fuzz-target.h"
-
-#include "notary-build-config.h"
-#include "../tests/lib/tuf-fixtures.c"
+#include "fuzz-repo.h"
 #include "notary-http-private.h"
 
-#define GUN "fuzz.example.com/app"
-#define NOW ((gint64) 1767225600)
 #define PART_SEPARATOR "\n--part\n"
 
 typedef struct
@@ -45,7 +40,7 @@ static void
 publish_if_gone (Fixture *f)
 {
   g_autoptr (GError) error = NULL;
-  NotaryStoredFile *root = f->fx.svt->get_latest (f->fx.storage, GUN, "root", &error);
+  NotaryStoredFile *root = f->fx.svt->get_latest (f->fx.storage, FUZZ_GUN, "root", &error);
   if (root != NULL)
     {
       notary_stored_file_free (root);
@@ -67,11 +62,7 @@ fixture (void)
     return f;
   g_log_set_writer_func (quiet_writer, NULL, NULL);
   f = g_new0 (Fixture, 1);
-  if (g_getenv ("NOTARY_PLUGIN_PATH") == NULL)
-    g_setenv ("NOTARY_PLUGIN_PATH", NOTARY_BUILD_ROOT "/plugins", FALSE);
-  fx_server_init (&f->fx);
-  notary_repo_set_clock (f->fx.repo, NOW);
-  fx_repo_keys_init (&f->keys, &f->fx, GUN, NOW);
+  fuzz_repo_init (&f->fx, &f->keys);
   NotaryHttpOptions opts = {
     .repo = f->fx.repo,
     .max_age_current = 300,

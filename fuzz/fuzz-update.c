@@ -28,14 +28,8 @@
  * stores the uploaded bytes as they came, and the current view a client
  * then reads (timestamp -> snapshot -> root, targets) is consistent:
  * each file's hashes are the ones its parent lists. */
-#include "fuzz-target.h"
+#include "fuzz-repo.h"
 
-#include "notary-build-config.h"
-#include "../tests/lib/tuf-fixtures.c"
-
-#define GUN "fuzz.example.com/app"
-/* 2026-01-01: fixed, so that expiry checks depend on the input only. */
-#define NOW ((gint64) 1767225600)
 
 static const char *const stored_roles[] = { "root", "targets", "snapshot", "timestamp", "targets/releases" };
 
@@ -78,15 +72,11 @@ fixture (void)
   if (f != NULL)
     return f;
   f = g_new0 (Fixture, 1);
-  if (g_getenv ("NOTARY_PLUGIN_PATH") == NULL)
-    g_setenv ("NOTARY_PLUGIN_PATH", NOTARY_BUILD_ROOT "/plugins", FALSE);
-  fx_server_init (&f->fx);
-  notary_repo_set_clock (f->fx.repo, NOW);
-  fx_repo_keys_init (&f->keys, &f->fx, GUN, NOW);
+  fuzz_repo_init (&f->fx, &f->keys);
   f->releases = fx_key_new ("ecdsa");
 
   FxKey *tk[] = { f->keys.targets, NULL }, *rk[] = { f->releases, NULL };
-  JsonObject *targets = fx_targets_body (1, NOW + FX_YEAR);
+  JsonObject *targets = fx_targets_body (1, FUZZ_NOW + FX_YEAR);
   fx_targets_add_delegation (targets, "targets/releases", rk, 1);
   fx_targets_add_target (targets, "file", "content v1");
   f->root_v1 = fx_make_root (&f->keys, 1);
@@ -123,7 +113,7 @@ static GBytes *
 latest (FxServer *fx, const char *role)
 {
   g_autoptr (GError) error = NULL;
-  NotaryStoredFile *file = fx->svt->get_latest (fx->storage, GUN, role, &error);
+  NotaryStoredFile *file = fx->svt->get_latest (fx->storage, FUZZ_GUN, role, &error);
   if (file == NULL)
     {
       if (!g_error_matches (error, NOTARY_STORAGE_ERROR, NOTARY_STORAGE_ERROR_NOT_FOUND))
@@ -148,7 +138,7 @@ static NotaryStoredFile *
 current (NotaryRepo *repo, const char *role)
 {
   g_autoptr (GError) error = NULL;
-  NotaryStoredFile *file = notary_repo_get_current (repo, GUN, role, &error);
+  NotaryStoredFile *file = notary_repo_get_current (repo, FUZZ_GUN, role, &error);
   if (file == NULL)
     fuzz_fail ("after an accepted update, GET %s.json fails: %s", role, error->message);
   return file;
@@ -241,13 +231,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   FxServer fx = f->fx;
   fx.storage = storage;
   fx.repo = notary_repo_new (fx.svt, storage, fx.kvt, fx.signer);
-  notary_repo_set_clock (fx.repo, NOW);
+  notary_repo_set_clock (fx.repo, FUZZ_NOW);
   {
     g_autoptr (GHashTable) initial = fx_uploads_new ();
     fx_uploads_add (initial, "root", f->root_v1);
     fx_uploads_add (initial, "targets", f->targets_v1);
     fx_uploads_add (initial, "snapshot", f->snapshot_v1);
-    if (!notary_repo_update (fx.repo, GUN, initial, &error))
+    if (!notary_repo_update (fx.repo, FUZZ_GUN, initial, &error))
       fuzz_fail ("the fixture's own publish fails: %s", error->message);
   }
 
@@ -257,7 +247,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     fx_uploads_add (uploads, "root", f->root_v1);
   if ((selector & 0x08) && !g_str_equal (role, "snapshot"))
     {
-      JsonObject *sn = fx_meta_body ("Snapshot", 2, NOW + FX_YEAR);
+      JsonObject *sn = fx_meta_body ("Snapshot", 2, FUZZ_NOW + FX_YEAR);
       fx_meta_add (sn, "root", g_str_equal (role, "root") ? raw : f->root_v1);
       fx_meta_add (sn, "targets", g_str_equal (role, "targets") ? raw : f->targets_v1);
       if (g_str_equal (role, "targets/releases"))
@@ -272,7 +262,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     before[i] = latest (&fx, stored_roles[i]);
 
   g_clear_error (&error);
-  if (!notary_repo_update (fx.repo, GUN, uploads, &error))
+  if (!notary_repo_update (fx.repo, FUZZ_GUN, uploads, &error))
     {
       if (!answered_400 (error))
         fuzz_fail ("a refused update fails with a non-400 error: %s", error->message);
