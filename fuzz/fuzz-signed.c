@@ -7,8 +7,9 @@
  *
  * Invariants: every rejection is a NOTARY_TUF_ERROR (notary-repo types
  * those into notary's 400 error codes; an error of any other domain
- * passes through untyped and would answer 500), and an accepted envelope keeps the exact bytes it was given
- * (the server stores and serves what the client signed, byte for byte). */
+ * passes through untyped and would answer 500), and an accepted envelope
+ * keeps the exact bytes it was given (the server stores and serves what
+ * the client signed, byte for byte). */
 #include "fuzz-target.h"
 
 #include "notary-tuf.h"
