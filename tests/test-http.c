@@ -566,11 +566,24 @@ test_post_part_errors (Fixture *f, gconstpointer data)
     assert_error (r, 400, "INVALID_ROLE", "The role you are attempting to operate on is invalid.", "\"foo\"");
   }
   {
-    /* Not UTF-8, and HTML-sensitive: the detail stays valid JSON, written
-     * as Go writes it (one U+FFFD per bad byte; found by fuzz/fuzz-http). */
+    /* Not UTF-8, and HTML-sensitive: the body stays valid JSON, the bad
+     * byte a U+FFFD (found by fuzz/fuzz-http).  The mhd engine hands the
+     * filename on as sent and the detail writes the byte as \ufffd, as Go
+     * does; libsoup has already made the header valid UTF-8 (a raw
+     * U+FFFD). */
     g_autoptr (Resp) r = post_raw_part (f, "form-data; name=\"files\"; filename=\"ro\xfft<x>\"", "{}");
-    assert_error (r, 400, "INVALID_ROLE", "The role you are attempting to operate on is invalid.",
-                  "\"ro\\ufffdt\\u003cx\\u003e\"");
+    gsize len;
+    const char *body = g_bytes_get_data (r->body, &len);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (JsonNode) parsed = notary_json_parse (body, (gssize) len, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (r->status, ==, 400);
+    JsonObject *e = json_array_get_object_element (
+        json_object_get_array_member (json_node_get_object (parsed), "errors"), 0);
+    g_assert_cmpstr (json_object_get_string_member (e, "code"), ==, "INVALID_ROLE");
+    g_assert_cmpstr (json_object_get_string_member (e, "detail"), ==, "ro\xef\xbf\xbdt<x>");
+    /* Either way the core escapes < and > as Go does. */
+    g_assert_nonnull (g_strstr_len (body, (gssize) len, "t\\u003cx\\u003e\"}]}"));
   }
   {
     g_autoptr (Resp) r = post_raw_part (f, "form-data; name=\"files\"; filename=\"targets/A.json\"", "{}");
