@@ -555,12 +555,6 @@ handle_delete (Request *req)
 }
 
 static void
-append_json_string (GString *out, const char *s)
-{
-  notary_json_write_go_string (out, s, -1);
-}
-
-static void
 handle_changefeed (Request *req, GHashTable *query)
 {
   const char *records_s = query ? g_hash_table_lookup (query, "records") : NULL;
@@ -581,7 +575,7 @@ handle_changefeed (Request *req, GHashTable *query)
                                                records_s ? records_s : "",
                                                range ? "value out of range" : "invalid syntax");
       GString *detail = g_string_new (NULL);
-      append_json_string (detail, text);
+      notary_json_write_go_string (detail, text, -1);
       respond_error (req, NOTARY_HTTP_INVALID_PARAMETERS, detail->str);
       g_string_free (detail, TRUE);
       return;
@@ -611,11 +605,11 @@ handle_changefeed (Request *req, GHashTable *query)
       if (i > 0)
         g_string_append_c (out, ',');
       g_string_append_printf (out, "{\"ID\":\"%" G_GINT64_FORMAT "\",\"CreatedAt\":\"%s\",\"GUN\":", c->id, created);
-      append_json_string (out, c->gun);
+      notary_json_write_go_string (out, c->gun, -1);
       g_string_append_printf (out, ",\"Version\":%" G_GINT64_FORMAT ",\"SHA256\":", c->version);
-      append_json_string (out, c->sha256 ? c->sha256 : "");
+      notary_json_write_go_string (out, c->sha256 ? c->sha256 : "", -1);
       g_string_append (out, ",\"Category\":");
-      append_json_string (out, c->category);
+      notary_json_write_go_string (out, c->category, -1);
       g_string_append_c (out, '}');
     }
   g_string_append (out, "]}");
@@ -642,9 +636,9 @@ health_probe (NotaryHttpServer *srv)
       if (!first)
         g_string_append_c (out, ',');
       first = FALSE;
-      append_json_string (out, k);
+      notary_json_write_go_string (out, k, -1);
       g_string_append_c (out, ':');
-      append_json_string (out, v);
+      notary_json_write_go_string (out, v, -1);
     }
   g_string_append_c (out, '}');
 
@@ -1325,7 +1319,7 @@ _notary_http_server_handle_debug (NotaryHttpServer *srv, NotaryHttpExchange *ex)
         {
           if (off > 0)
             g_string_append_c (out, ',');
-          append_json_string (out, cmdline + off);
+          notary_json_write_go_string (out, cmdline + off, -1);
         }
       g_string_append_printf (out, "],\"memstats\":{\"rss_bytes\":%" G_GINT64_FORMAT "},\"requests\":{", rss_bytes ());
       for (guint op = 1; op < N_OPS; op++)
