@@ -1249,7 +1249,12 @@ notary_http_server_listen (NotaryHttpServer *srv, const char *addr, GError **err
   if (!_notary_http_transport_listen (srv->transport, &g_array_index (addrs, NotaryListenAddr, 0), &srv->port, error))
     return FALSE;
   srv->listening = TRUE;
-  health_probe (srv);
+  /* The health thread makes the first probe at once.  Not here as well:
+   * a probe on this thread ran a database query and two TLS handshakes
+   * to the signer (then the thread did both again) before start-up could
+   * go on, and its CPU delayed the first answers.  Until the first probe
+   * ends, health reads {} as in the reference (whose first result comes
+   * after a whole period). */
   srv->health_thread = g_thread_new ("health", health_main, srv);
   return TRUE;
 }
