@@ -70,6 +70,9 @@ cli() {
 N() { cli "$T/trust" "$@"; }
 F() { cli "$T/fresh" "$@"; }
 G() { cli "$T/never" "$@"; }
+# O ARGS: a reader that trusts the first root and is next seen after root
+# rotations, so it must walk the chain of roots (n.root.json by version).
+O() { cli "$T/old" "$@"; }
 
 sha256_of() { sha256sum <"$1" | cut -c1-64; }
 size_of() { wc -c <"$1" | tr -d ' '; }
@@ -166,6 +169,12 @@ check "publish with nothing staged succeeds" step_publish_empty
 step_list() { N list "$GUN" >"$T/l0" && cat "$T/l0" && expect_listed "$T/l0" v1 targets; }
 check "list shows v1 in targets" step_list
 
+step_old_reader_first_root() {
+  O list "$GUN" >"$T/o0" && expect_listed "$T/o0" v1 targets &&
+    cp "$T/old/tuf/$GUN/metadata/root.json" "$T/old-root-first.json"
+}
+check "a second reader trusts the first root (TOFU)" step_old_reader_first_root
+
 step_lookup() {
   N lookup "$GUN" v1 >"$T/l1" && cat "$T/l1" &&
     grep -q "^v1 sha256:$(sha256_of "$T/f1") $(size_of "$T/f1")\$" "$T/l1"
@@ -233,6 +242,36 @@ step_rotate_targets() {
   N key rotate "$GUN" targets && N list "$GUN" >"$T/l4" && expect_listed "$T/l4" v2 targets
 }
 check "key rotate targets (client-held) keeps the repository readable" step_rotate_targets
+
+# The client asks before rotating root; it reads the answer from stdin.
+step_rotate_root() {
+  printf 'yes\n' | N key rotate "$GUN" root &&
+    printf 'yes\n' | N key rotate "$GUN" root --legacy 1 &&
+    N add "$GUN" r1 "$T/f1" && N publish "$GUN" &&
+    N list "$GUN" >"$T/lr" && expect_listed "$T/lr" r1 targets
+}
+check "key rotate root twice (the second also signed with the older root) + publish" step_rotate_root
+
+# The old reader still trusts the first root, which every rotation since
+# (snapshot, timestamp, targets, root twice) has superseded: the client
+# fetches the versions in between (n.root.json) and checks each against the
+# one before.
+step_old_reader_follows() {
+  local cached=$T/old/tuf/$GUN/metadata/root.json
+  O list "$GUN" >"$T/o1" && cat "$T/o1" && expect_listed "$T/o1" r1 targets || return 1
+  curl -fsS --max-time 5 --cacert "$ROOT_CA" -o "$T/root-now.json" "$URL/v2/$GUN/_trust/tuf/root.json" &&
+    cmp "$cached" "$T/root-now.json" &&
+    python3 - "$T/old-root-first.json" "$cached" <<'PY'
+import json, sys
+first, now = (json.load(open(f)) for f in sys.argv[1:3])
+v0, v = first["signed"]["version"], now["signed"]["version"]
+print("the old reader trusted root version", v0, "and now trusts", v,
+      "with", len(now["signatures"]), "signatures")
+if v < v0 + 2:
+    sys.exit("want at least the two root rotations walked")
+PY
+}
+check "the old reader walks the rotated roots to the current one" step_old_reader_follows
 
 # ---------------------------------------------------------------- delegations
 
