@@ -104,6 +104,7 @@ typedef struct
   /* Such a record, held back to leave in one sendmsg with the next. */
   guint8 held[1024];
   gsize held_len;
+  gboolean sniffed; /* the first bytes were seen to be TLS */
 } TlsConnection;
 
 struct _NotaryHttpTransport
@@ -200,11 +201,67 @@ credentials_current (NotaryHttpTransport *t)
 
 /* ---- TLS socket I/O ----------------------------------------------------- */
 
+/* What Go's net/http answers a plain HTTP request on a TLS port with, so
+ * that someone who typed http:// reads why instead of getting a reset. */
+#define PLAIN_HTTP_ANSWER "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+
+/* Reads and drops what the peer has sent so far.  Closing a socket with
+ * unread input makes the kernel send a reset instead of a FIN, and a reset
+ * can destroy our last words (an answer, an alert) in the peer's buffers
+ * before it reads them. */
+static void
+drain_input (int fd)
+{
+  guint8 sink[4096];
+
+  while (recv (fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
+    ;
+}
+
+/* The first five bytes of a connection, where a TLS record header would
+ * be: does an HTTP request start there?  The methods net/http checks. */
+static gboolean
+starts_like_http (const guint8 *hdr)
+{
+  static const char *const starts[] = { "GET /", "HEAD ", "POST ", "PUT /", "OPTIO" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (starts); i++)
+    if (memcmp (hdr, starts[i], 5) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Before the first read of a connection: a plain HTTP request gets
+ * PLAIN_HTTP_ANSWER and the handshake fails.  Returns FALSE then (errno
+ * set for GnuTLS), TRUE to read on as TLS.  The request is read off the
+ * socket first, so that closing it sends a FIN after the answer, not a
+ * reset that could destroy the answer in the client's buffers. */
+static gboolean
+sniff_first_bytes (TlsConnection *tc)
+{
+  guint8 hdr[5];
+  ssize_t n = recv (tc->fd, hdr, sizeof hdr, MSG_PEEK);
+
+  if (n <= 0)
+    return TRUE; /* EAGAIN or end of stream: the real read reports it */
+  if (n < (ssize_t) sizeof hdr && hdr[0] != 0x16)
+    return TRUE; /* too little to tell; GnuTLS will refuse it if need be */
+  tc->sniffed = TRUE;
+  if (n < (ssize_t) sizeof hdr || !starts_like_http (hdr))
+    return TRUE;
+  drain_input (tc->fd);
+  (void) !send (tc->fd, PLAIN_HTTP_ANSWER, sizeof PLAIN_HTTP_ANSWER - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+  errno = ECONNRESET;
+  return FALSE;
+}
+
 static ssize_t
 tls_pull (gnutls_transport_ptr_t ptr, void *data, size_t len)
 {
   TlsConnection *tc = ptr;
 
+  if (G_UNLIKELY (!tc->sniffed) && !sniff_first_bytes (tc))
+    return -1;
   return recv (tc->fd, data, len, 0); /* errno tells GnuTLS about EAGAIN */
 }
 
@@ -276,6 +333,41 @@ tls_push (gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
   return (ssize_t) total;
 }
 
+/* With server.client_ca_file: the client's certificate must chain to it.
+ * A refusal is sent as a TLS alert before the handshake fails, as the
+ * reference does (bad_certificate; certificate_required in TLS 1.3 when
+ * none came): MHD would only close the connection, which clients report
+ * as a reset with no reason. */
+static int
+refuse_client_cert (gnutls_session_t session, gnutls_alert_description_t alert, int error)
+{
+  TlsConnection *tc = gnutls_transport_get_ptr (session);
+
+  /* In TLS 1.3 the client may already have sent its request after its
+   * Finished: read it off, or the close would be a reset (drain_input). */
+  drain_input (tc->fd);
+  gnutls_alert_send (session, GNUTLS_AL_FATAL, alert);
+  return error;
+}
+
+static int
+verify_client_cert (gnutls_session_t session)
+{
+  unsigned int status = 0;
+  unsigned int n_certs = 0;
+  int rc;
+
+  if (gnutls_certificate_get_peers (session, &n_certs) == NULL || n_certs == 0)
+    return refuse_client_cert (session,
+                               gnutls_protocol_get_version (session) == GNUTLS_TLS1_3 ? GNUTLS_A_CERTIFICATE_REQUIRED
+                                                                                      : GNUTLS_A_BAD_CERTIFICATE,
+                               GNUTLS_E_NO_CERTIFICATE_FOUND);
+  rc = gnutls_certificate_verify_peers2 (session, &status);
+  if (rc < 0 || status != 0)
+    return refuse_client_cert (session, GNUTLS_A_BAD_CERTIFICATE, GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR);
+  return 0;
+}
+
 static void
 on_connection (void *cls, struct MHD_Connection *conn, void **socket_context,
                enum MHD_ConnectionNotificationCode code)
@@ -306,6 +398,7 @@ on_connection (void *cls, struct MHD_Connection *conn, void **socket_context,
   tc->fd = MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD)->connect_fd;
   tc->more = 0;
   tc->held_len = 0;
+  tc->sniffed = FALSE;
   *socket_context = tc;
   /* Replaces the daemon-wide credentials MHD set; the handshake has not
    * started yet. */
@@ -318,8 +411,12 @@ on_connection (void *cls, struct MHD_Connection *conn, void **socket_context,
     gnutls_session_ticket_enable_server (session, &t->ticket_key);
   if (t->client_ca_pem != NULL)
     {
-      gnutls_certificate_server_set_request (session, GNUTLS_CERT_REQUIRE);
-      gnutls_session_set_verify_cert (session, NULL, 0);
+      /* REQUEST, not REQUIRE: with REQUIRE GnuTLS fails a handshake
+       * without a certificate before any callback of ours runs, and MHD
+       * then closes without an alert; verify_client_cert refuses it
+       * instead, with one. */
+      gnutls_certificate_server_set_request (session, GNUTLS_CERT_REQUEST);
+      gnutls_session_set_verify_function (session, verify_client_cert);
     }
 }
 

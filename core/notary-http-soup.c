@@ -179,9 +179,26 @@ on_got_headers (SoupServerMessage *msg, gpointer user_data)
     }
 }
 
+/* With server.client_ca_file.  glib-networking never accepts a client's
+ * certificate on a server connection by itself, however well it verified:
+ * only an accept-certificate handler can, so without this one every client
+ * was refused.  @errors is the verification against the client CA (set as
+ * the server's TLS database). */
+static gboolean
+on_accept_certificate (SoupServerMessage *msg, GTlsCertificate *certificate, GTlsCertificateFlags errors,
+                       gpointer user_data)
+{
+  return errors == 0;
+}
+
 static void
 on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
 {
+  NotaryHttpTransport *t = user_data;
+
+  /* A connection's first message is started before its TLS handshake. */
+  if (t->client_ca != NULL)
+    g_signal_connect (msg, "accept-certificate", G_CALLBACK (on_accept_certificate), NULL);
   g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
 }
 
