@@ -90,7 +90,10 @@ def handler_for(svc):
             user, allowed = "anonymous", {"pull"}
             auth = self.headers.get("Authorization", "")
             if auth.startswith("Basic "):
-                name, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+                try:
+                    name, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+                except ValueError:
+                    name, password = "?", None
                 if name not in svc.users or svc.users[name][0] != password:
                     svc.log.write(f"user={name} refused: bad credentials\n")
                     return self.reply(401, {"errors": [{"code": "UNAUTHORIZED"}]})
