@@ -154,16 +154,16 @@ fi
 if [[ ${E2E_HTTP_ENGINE:-mhd} == soup ]]; then
   skip "plain HTTP on the TLS port gets 400" "the libsoup engine closes the connection"
 else
-plain_ok=1
-for method in GET POST; do
-  answer=$(curl -sS --max-time 5 -X "$method" -w ' %{http_code}' "http://127.0.0.1:$port2/v2/" 2>&1)
-  [[ $answer == "Client sent an HTTP request to an HTTPS server."*" 400" ]] || { plain_ok=0; echo "# $method: $answer"; }
-done
-if ((plain_ok)) && curl -fsS --max-time 5 --cacert "$ROOT_CA" "https://127.0.0.1:$port2/v2/" >/dev/null; then
-  ok "plain HTTP on the TLS port gets 400 \"Client sent an HTTP request to an HTTPS server.\""
-else
-  not_ok "plain HTTP on the TLS port gets 400 \"Client sent an HTTP request to an HTTPS server.\""
-fi
+  plain_ok=1
+  for method in GET POST; do
+    answer=$(curl -sS --max-time 5 -X "$method" -w ' %{http_code}' "http://127.0.0.1:$port2/v2/" 2>&1)
+    [[ $answer == "Client sent an HTTP request to an HTTPS server."*" 400" ]] || { plain_ok=0; echo "# $method: $answer"; }
+  done
+  if ((plain_ok)) && curl -fsS --max-time 5 --cacert "$ROOT_CA" "https://127.0.0.1:$port2/v2/" >/dev/null; then
+    ok "plain HTTP on the TLS port gets 400 \"Client sent an HTTP request to an HTTPS server.\""
+  else
+    not_ok "plain HTTP on the TLS port gets 400 \"Client sent an HTTP request to an HTTPS server.\""
+  fi
 fi
 # SIGHUP re-reads certificate and log level instead of killing the server
 kill -HUP "$pid" 2>/dev/null
