@@ -205,7 +205,8 @@ credentials_current (NotaryHttpTransport *t)
  * that someone who typed http:// reads why instead of getting a reset. */
 #define PLAIN_HTTP_ANSWER "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
 
-/* Reads and drops what the peer has sent so far.  Closing a socket with
+/* Reads and drops what the peer has sent so far, up to 64 KiB (a client
+ * that keeps sending must not hold the worker here).  Closing a socket with
  * unread input makes the kernel send a reset instead of a FIN, and a reset
  * can destroy our last words (an answer, an alert) in the peer's buffers
  * before it reads them. */
@@ -214,7 +215,7 @@ drain_input (int fd)
 {
   guint8 sink[4096];
 
-  while (recv (fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
+  for (int i = 0; i < 16 && recv (fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
     ;
 }
 
