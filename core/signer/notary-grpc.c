@@ -1502,7 +1502,7 @@ GBytes *
 notary_grpc_client_call (NotaryGrpcClient *client, const char *path, GBytes *request, gint64 timeout_usec,
                          GError **error)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&client->lock);
+  G_GNUC_UNUSED g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&client->lock); /* held for the call */
   gint64 deadline = timeout_usec > 0 ? g_get_monotonic_time () + timeout_usec : G_MAXINT64;
   g_autoptr (GBytes) framed = notary_grpc_frame (request);
 
