@@ -328,6 +328,20 @@ step_witness() {
 }
 check "witness targets/releases + publish bumps its version" step_witness
 
+# A whole delegation removed: the client asks first and reads the answer
+# from stdin; after the publish neither the role nor its target is listed.
+step_delegation_remove() {
+  make_delegation_key old &&
+    N delegation add "$GUN" targets/old "$T/old.crt" --paths=old/ && N publish "$GUN" &&
+    N key import "$T/old.key" -r targets/old &&
+    N add "$GUN" old/o6 "$T/f1" -r targets/old && N publish "$GUN" &&
+    N list "$GUN" >"$T/l9" && expect_listed "$T/l9" old/o6 targets/old || return 1
+  printf 'y\n' | N delegation remove "$GUN" targets/old && N publish "$GUN" &&
+    N delegation list "$GUN" >"$T/dl2" && cat "$T/dl2" && ! grep -q 'targets/old' "$T/dl2" &&
+    N list "$GUN" >"$T/l10" && cat "$T/l10" && ! grep -qE '^old/o6[[:space:]]' "$T/l10"
+}
+check "delegation remove targets/old + publish drops the role and its target" step_delegation_remove
+
 step_remove() {
   N remove "$GUN" v1 && N publish "$GUN" &&
     N list "$GUN" >"$T/l8" && cat "$T/l8" && ! grep -qE '^v1[[:space:]]' "$T/l8"
