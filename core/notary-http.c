@@ -286,6 +286,15 @@ gun_allowed (NotaryHttpServer *srv, const char *gun)
   return FALSE;
 }
 
+/* @s as an error detail: a JSON string, written as Go writes it. */
+static char *
+detail_string (const char *s)
+{
+  GString *out = g_string_new (NULL);
+  notary_json_write_go_string (out, s, -1);
+  return g_string_free (out, FALSE);
+}
+
 /* FALSE (and the response written) when the GUN may not be used. */
 static gboolean
 check_gun (Request *req, gboolean is_update)
@@ -298,9 +307,8 @@ check_gun (Request *req, gboolean is_update)
         {
           g_autofree char *joined = g_strjoinv (" ", srv->gun_prefixes);
           g_autofree char *detail_text = g_strdup_printf ("Require GUNs with prefix: [%s]", joined);
-          g_autoptr (GString) detail = g_string_new (NULL);
-          notary_json_write_go_string (detail, detail_text, -1);
-          respond_error (req, NOTARY_HTTP_INVALID_GUN, detail->str);
+          g_autofree char *detail = detail_string (detail_text);
+          respond_error (req, NOTARY_HTTP_INVALID_GUN, detail);
         }
       else
         respond_error (req, NOTARY_HTTP_METADATA_NOT_FOUND, NULL);
@@ -374,10 +382,8 @@ take_part (const char *filename, GBytes *data, gpointer user_data)
     return refuse_part (up, NOTARY_HTTP_NO_FILENAME, NULL);
   if (!notary_role_is_valid (role))
     {
-      GString *detail = g_string_new (NULL);
-      notary_json_write_go_string (detail, role, -1);
       notary_log (NOTARY_LOG_INFO, "upload names an invalid role", "gun", up->req->gun, "role", role, NULL);
-      return refuse_part (up, NOTARY_HTTP_INVALID_ROLE, g_string_free (detail, FALSE));
+      return refuse_part (up, NOTARY_HTTP_INVALID_ROLE, detail_string (role));
     }
   p = g_new0 (UploadPart, 1);
   p->role = g_steal_pointer (&role);
@@ -574,10 +580,8 @@ handle_changefeed (Request *req, GHashTable *query)
       g_autofree char *text = g_strdup_printf ("invalid records parameter: strconv.ParseInt: parsing \"%s\": %s",
                                                records_s ? records_s : "",
                                                range ? "value out of range" : "invalid syntax");
-      GString *detail = g_string_new (NULL);
-      notary_json_write_go_string (detail, text, -1);
-      respond_error (req, NOTARY_HTTP_INVALID_PARAMETERS, detail->str);
-      g_string_free (detail, TRUE);
+      g_autofree char *detail = detail_string (text);
+      respond_error (req, NOTARY_HTTP_INVALID_PARAMETERS, detail);
       return;
     }
   if (change_s != NULL && *change_s != '\0'

@@ -351,7 +351,6 @@ check_value (Checker *c, GError **error)
 static gboolean
 check_document (const char *data, gsize len, GError **error)
 {
-  Checker c = { 0 };
   const char *bad_utf8 = NULL;
 
   /* Before any pointer arithmetic: an empty GBytes (an empty upload
@@ -362,7 +361,7 @@ check_document (const char *data, gsize len, GError **error)
       g_set_error_literal (error, NOTARY_JSON_ERROR, NOTARY_JSON_ERROR_PARSE, "invalid JSON: empty document");
       return FALSE;
     }
-  c = (Checker){ data, data, data + len, 0, NULL, 0 };
+  Checker c = { data, data, data + len, 0, NULL, 0 };
   /* Also rejects NUL bytes and (by the grammar below) a leading BOM,
    * which Go refuses as well. */
   if (!g_utf8_validate_len (data, len, &bad_utf8))
